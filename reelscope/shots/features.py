@@ -1,0 +1,115 @@
+"""Per-frame signals for the fast boundary detector, computed online from tiny YUV frames.
+
+For every frame t (arrays indexed by frame):
+  d1     mean absolute YUV difference to frame t-1 (0..255; chroma weighted 0.5)
+  hist   histogram distance to frame t-1 (0..1; motion-tolerant)
+  mean, std   luma mean and standard deviation (blank / fade frames)
+  ret    how well content returns after t: min over j=1..L of diff(F[t-1], F[t+j]) / d1[t]
+         (small for flashes and brief occlusions, ~1 for real cuts)
+For every centre c with a window w (frames c-w, c, c+w):
+  span   diff(F[c-w], F[c+w])                  how much the picture changes across the window
+  lin    diff(F[c], (F[c-w] + F[c+w]) / 2) / (span / 2)   ~0 inside a dissolve, ~1 for motion or cuts
+  wipe   share of changed pixels that match one end exactly while both ends are represented
+Only a ring of recent frames is kept, so memory does not grow with the video.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+_W = np.array([1.0, 0.5, 0.5], np.float32)
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float((np.abs(a - b).mean(axis=(0, 1)) * _W).sum() / _W.sum())
+
+
+def _hist(f: np.ndarray) -> np.ndarray:
+    y = np.bincount((f[:, :, 0] >> 3).ravel().astype(np.intp), minlength=32)
+    u = np.bincount((f[:, :, 1] >> 4).ravel().astype(np.intp), minlength=16)
+    v = np.bincount((f[:, :, 2] >> 4).ravel().astype(np.intp), minlength=16)
+    h = np.concatenate([y, u * 0.5, v * 0.5]).astype(np.float32)
+    return h / h.sum()
+
+
+class FrameSignals:
+    def __init__(self, window: int = 8, lookahead: int = 6):
+        self.w = window
+        self.L = lookahead
+        self.ring: deque[np.ndarray] = deque(maxlen=max(2 * window, lookahead + 1) + 1)
+        self.prev_hist: np.ndarray | None = None
+        self.d1: list[float] = []
+        self.hist: list[float] = []
+        self.mean: list[float] = []
+        self.std: list[float] = []
+        self.ret: list[float] = []
+        self.span: list[float] = []
+        self.lin: list[float] = []
+        self.wipe: list[float] = []
+
+    def push(self, yuv: np.ndarray) -> None:
+        f = yuv.astype(np.float32)
+        y = f[:, :, 0]
+        self.mean.append(float(y.mean()))
+        self.std.append(float(y.std()))
+        h = _hist(yuv)
+        if self.ring:
+            self.d1.append(_diff(f, self.ring[-1]))
+            self.hist.append(float(np.abs(h - self.prev_hist).sum() / 2))
+        else:
+            self.d1.append(0.0)
+            self.hist.append(0.0)
+        self.prev_hist = h
+        self.ring.append(f)
+        i = len(self.d1) - 1
+        self._lookahead(i)
+        self._window(i)
+
+    def _lookahead(self, i: int) -> None:
+        # content return for frame c = i - L (needs frames c-1 .. c+L)
+        c = i - self.L
+        if c < 1:
+            if c >= 0:
+                self.ret.append(1.0)
+            return
+        ring = self.ring
+        before = ring[-(self.L + 2)]
+        best = min(_diff(before, ring[-k]) for k in range(1, self.L + 1))
+        self.ret.append(best / max(self.d1[c], 1e-3))
+
+    def _window(self, i: int) -> None:
+        w = self.w
+        c = i - w
+        if c < w:
+            if c >= 0:
+                self.span.append(0.0)
+                self.lin.append(1.0)
+                self.wipe.append(0.0)
+            return
+        a, m, b = self.ring[-(2 * w + 1)], self.ring[-(w + 1)], self.ring[-1]
+        span = _diff(a, b)
+        mix = (a + b) * 0.5
+        self.span.append(span)
+        self.lin.append(_diff(m, mix) / max(span * 0.5, 1e-3))
+        ya, ym, yb = a[:, :, 0], m[:, :, 0], b[:, :, 0]
+        changed = np.abs(ya - yb) > 40
+        n = int(changed.sum())
+        if n < changed.size * 0.3:
+            self.wipe.append(0.0)
+            return
+        ma = (np.abs(ym - ya) < 12) & changed
+        mb = (np.abs(ym - yb) < 12) & changed
+        fa, fb = ma.sum() / n, mb.sum() / n
+        self.wipe.append(float(fa + fb) if min(fa, fb) > 0.15 else 0.0)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        n = len(self.d1)
+        out = {}
+        for k in ("d1", "hist", "mean", "std", "ret", "span", "lin", "wipe"):
+            v = np.asarray(getattr(self, k), np.float32)
+            fill = 1.0 if k in ("ret", "lin") else 0.0
+            if len(v) < n:  # the tail frames never got a full window/lookahead
+                v = np.concatenate([v, np.full(n - len(v), fill, np.float32)])
+            out[k] = v
+        return out

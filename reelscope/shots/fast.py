@@ -29,9 +29,10 @@ from reelscope.shots.types import Transition, TransitionType
 class FastParams:
     cut_min_diff: float = 9.0  # minimum frame difference (0..255) for a cut
     cut_ratio: float = 3.0  # difference / local median level
+    spike_ratio: float = 3.5  # or: difference / larger of the two neighbouring differences
     cut_min_hist: float = 0.08  # minimum histogram distance for a cut
     strong_cut_diff: float = 30.0  # differences this large need no histogram support
-    flash_return: float = 0.45  # content returning to within this share of the jump = flash
+    flash_return: float = 0.6  # content returning to within this share of the jump = flash
     blank_std: float = 9.0  # luma std of a blank (uniform) frame
     fade_max_ramp: int = 45  # frames a fade may ramp down/up around a blank run
     window: int = 8  # half window for dissolve/wipe tests
@@ -112,7 +113,8 @@ class FastDetector:
             lo, hi = max(1, t - 8), min(n, t + 9)
             neigh = np.concatenate([d1[lo:t - 1], d1[t + 2:hi]]) if hi - lo > 4 else d1[lo:hi]
             level = float(np.median(neigh)) if len(neigh) else 0.0
-            if d < p.cut_ratio * (level + 1.0):
+            side = max(d1[t - 1], d1[t + 1] if t + 1 < n else 0.0)
+            if d < p.cut_ratio * (level + 1.0) and d < p.spike_ratio * (side + 1.0):
                 continue
             if d1[t] < d1[t - 1] or (t + 1 < n and d1[t] < d1[t + 1]):
                 continue  # not the local peak

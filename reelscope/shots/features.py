@@ -4,8 +4,9 @@ For every frame t (arrays indexed by frame):
   d1     mean absolute YUV difference to frame t-1 (0..255; chroma weighted 0.5)
   hist   histogram distance to frame t-1 (0..1; motion-tolerant)
   mean, std   luma mean and standard deviation (blank / fade frames)
-  ret    how well content returns after t: min over j=1..L of diff(F[t-1], F[t+j]) / d1[t]
-         (small for flashes and brief occlusions, ~1 for real cuts)
+  ret    how well content returns around t: min over k, j in 1..L of diff(F[t-k], F[t+j]) / d1[t]
+         (small for flashes, flicker and brief occlusions, ~1 for real cuts); computed only
+         where d1 is large enough to matter, 1.0 elsewhere
 For every centre c with a window w (frames c-w, c, c+w):
   span   diff(F[c-w], F[c+w])                  how much the picture changes across the window
   lin    diff(F[c], (F[c-w] + F[c+w]) / 2) / (span / 2)   ~0 inside a dissolve, ~1 for motion or cuts
@@ -34,10 +35,11 @@ def _hist(f: np.ndarray) -> np.ndarray:
 
 
 class FrameSignals:
-    def __init__(self, window: int = 8, lookahead: int = 6):
+    def __init__(self, window: int = 8, lookahead: int = 5, ret_min_diff: float = 6.0):
         self.w = window
         self.L = lookahead
-        self.ring: deque[np.ndarray] = deque(maxlen=max(2 * window, lookahead + 1) + 1)
+        self.ret_min_diff = ret_min_diff
+        self.ring: deque[np.ndarray] = deque(maxlen=max(2 * window, 2 * lookahead) + 1)
         self.prev_hist: np.ndarray | None = None
         self.d1: list[float] = []
         self.hist: list[float] = []
@@ -67,15 +69,19 @@ class FrameSignals:
         self._window(i)
 
     def _lookahead(self, i: int) -> None:
-        # content return for frame c = i - L (needs frames c-1 .. c+L)
-        c = i - self.L
-        if c < 1:
-            if c >= 0:
-                self.ret.append(1.0)
+        # content return for frame c = i - L (needs frames c-L .. c+L)
+        L = self.L
+        c = i - L
+        if c < 0:
+            return
+        if c < 1 or self.d1[c] < self.ret_min_diff:
+            self.ret.append(1.0)
             return
         ring = self.ring
-        before = ring[-(self.L + 2)]
-        best = min(_diff(before, ring[-k]) for k in range(1, self.L + 1))
+        n_before = min(L, c, len(ring) - L - 1)
+        before = [ring[-(L + 1 + k)] for k in range(1, n_before + 1)]
+        after = [ring[-j] for j in range(1, L + 1)]
+        best = min(_diff(b, a) for b in before for a in after)
         self.ret.append(best / max(self.d1[c], 1e-3))
 
     def _window(self, i: int) -> None:

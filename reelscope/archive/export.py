@@ -1,0 +1,127 @@
+"""Exports: the versioned archive JSON (see docs/export-schema.md) and shot lists as
+CMX 3600 EDL or OpenTimelineIO for editing software."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from fractions import Fraction
+from pathlib import Path
+
+from reelscope.archive import schema as db
+from reelscope.media.timecode import seconds_to_timecode
+
+SCHEMA_ID = "reelscope.archive"
+SCHEMA_VERSION = 1
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.isoformat()
+
+
+def video_dict(v: db.Video) -> dict:
+    fps = Fraction(v.fps_num, v.fps_den)
+    return {
+        "id": v.id,
+        "fingerprint": v.fingerprint,
+        "path": v.path,
+        "filename": v.filename,
+        "size_bytes": v.size_bytes,
+        "container": v.container,
+        "codec": v.codec,
+        "width": v.width,
+        "height": v.height,
+        "rotation": v.rotation,
+        "fps": f"{fps.numerator}/{fps.denominator}",
+        "frame_count": v.frame_count,
+        "duration": round(v.duration, 6),
+        "variable_frame_rate": v.variable_frame_rate,
+        "has_audio": v.has_audio,
+        "audio_codec": v.audio_codec,
+        "analysis_runs": [{
+            "stage": r.stage, "status": r.status, "params": r.params, "models": r.models,
+            "reelscope_version": r.reelscope_version, "started_at": _iso(r.started_at),
+            "finished_at": _iso(r.finished_at), "seconds": r.seconds,
+        } for r in v.runs],
+        "transitions": [{
+            "type": t.type, "start_frame": t.start_frame, "end_frame": t.end_frame,
+            "boundary_frame": t.boundary_frame, "score": round(t.score, 4), "detector": t.detector,
+        } for t in v.transitions],
+        "shots": [{
+            "index": s.idx, "start_frame": s.start_frame, "end_frame": s.end_frame,
+            "frame_count": s.length, "start_time": round(s.start_time, 6), "end_time": round(s.end_time, 6),
+            "start_timecode": seconds_to_timecode(s.start_time, fps),
+            "transition_in": s.transition_in, "transition_out": s.transition_out,
+            "keyframes": [{
+                "frame": k.frame, "time": round(k.time, 6), "method": k.method, "image": k.image,
+                "width": k.width, "height": k.height,
+                "sharpness": None if k.sharpness is None else round(k.sharpness, 3),
+            } for k in s.keyframes],
+        } for s in v.shots],
+    }
+
+
+def archive_dict(videos: list[db.Video]) -> dict:
+    from reelscope import __version__
+
+    return {
+        "schema": SCHEMA_ID,
+        "schema_version": SCHEMA_VERSION,
+        "reelscope_version": __version__,
+        "exported_at": datetime.now(timezone.utc).isoformat(),
+        "videos": [video_dict(v) for v in videos],
+    }
+
+
+def write_json(videos: list[db.Video], out: str | Path) -> Path:
+    out = Path(out)
+    tmp = out.with_suffix(out.suffix + ".part")
+    tmp.write_text(json.dumps(archive_dict(videos), indent=2))
+    tmp.replace(out)
+    return out
+
+
+def to_otio(v: db.Video):
+    """An OpenTimelineIO timeline with one clip per shot, referencing the source file."""
+    import opentimelineio as otio
+
+    rate = v.fps_num / v.fps_den
+    ref = otio.schema.ExternalReference(
+        target_url=Path(v.path).as_uri(),
+        available_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate),
+                                                otio.opentime.RationalTime(v.frame_count, rate)))
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for s in v.shots:
+        clip = otio.schema.Clip(
+            name=f"{Path(v.filename).stem} shot {s.idx + 1:03d}", media_reference=ref.clone(),
+            source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(s.start_frame, rate),
+                                                 otio.opentime.RationalTime(s.length, rate)))
+        clip.metadata["reelscope"] = {"shot_index": s.idx, "transition_in": s.transition_in,
+                                      "transition_out": s.transition_out}
+        track.append(clip)
+    tl = otio.schema.Timeline(name=v.filename)
+    tl.tracks.append(track)
+    tl.metadata["reelscope"] = {"fingerprint": v.fingerprint, "fps": f"{v.fps_num}/{v.fps_den}"}
+    return tl
+
+
+def write_shot_list(v: db.Video, out: str | Path, fmt: str | None = None) -> Path:
+    """Write the shot list as EDL (.edl, CMX 3600) or OpenTimelineIO (.otio)."""
+    import opentimelineio as otio
+
+    out = Path(out)
+    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    tl = to_otio(v)
+    tmp = out.with_name(out.name + ".part")
+    if fmt == "otio":
+        otio.adapters.write_to_file(tl, str(tmp), adapter_name="otio_json")
+    elif fmt == "edl":
+        otio.adapters.write_to_file(tl, str(tmp), adapter_name="cmx_3600")
+    else:
+        raise ValueError(f"unknown shot-list format {fmt!r} (use edl or otio)")
+    tmp.replace(out)
+    return out
+

@@ -1,0 +1,194 @@
+"""The reelscope command line (Typer)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Turn video into structured, searchable knowledge: shots, keyframes, archive, reports.")
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+ArchiveOpt = typer.Option(None, "--archive", "-a", help="Archive folder (default: $REELSCOPE_ARCHIVE or ./reelscope-archive).")
+DbOpt = typer.Option(None, "--db", help="Database URL (e.g. postgresql://user@host/db); default: SQLite inside the archive.")
+
+
+def _open(archive: Optional[Path], db: Optional[str]):
+    from reelscope.archive import Archive
+    from reelscope.errors import ReelscopeError
+
+    try:
+        return Archive(archive, db)
+    except ReelscopeError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2)
+
+
+def _video(arch, ref: str):
+    from reelscope.errors import ReelscopeError
+
+    try:
+        return arch.video(ref)
+    except ReelscopeError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2)
+
+
+@app.command()
+def analyze(
+    videos: List[Path] = typer.Argument(..., help="Video files to analyze."),
+    archive: Optional[Path] = ArchiveOpt,
+    db: Optional[str] = DbOpt,
+    detector: str = typer.Option("fast", help="Shot boundary detector: fast, transnetv2 or hybrid."),
+    keyframes: str = typer.Option("middle", help="Keyframe per shot: middle (frame) or sharpest."),
+    force: bool = typer.Option(False, help="Re-analyze even if the archive holds results with these settings."),
+    report: Optional[Path] = typer.Option(None, help="Also write an HTML report (a file for one video, a folder for several)."),
+):
+    """Analyze videos into the archive (shots, transitions, keyframes)."""
+    from reelscope.analysis import analyze as run
+
+    arch = _open(archive, db)
+    params = {"shots": {"detector": detector}, "keyframes": {"method": keyframes}}
+    failed = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
+                  TimeRemainingColumn(), console=err, transient=False, disable=not err.is_terminal) as bar:
+        for path in videos:
+            tasks: dict[str, int] = {}
+
+            def progress(p, stage, done, total, tasks=tasks):
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"{Path(p).name} · {stage}", total=total)
+                bar.update(tasks[stage], completed=done, total=max(total, done))
+
+            try:
+                (o,) = run([path], arch, params=params, force=force, progress=progress)
+            except (ValueError, ImportError) as e:
+                err.print(f"[red]error:[/red] {e}", highlight=False)
+                raise typer.Exit(2)
+            if o.status == "failed":
+                failed += 1
+                err.print(f"[red]error:[/red] {o.error}", highlight=False)
+            elif o.status == "skipped":
+                err.print(f"{path}: already in the archive with these settings (video {o.video_id}); --force to redo",
+                          highlight=False)
+            else:
+                err.print(f"{path}: {o.shots} shots, {o.transitions} transitions in {o.seconds:.1f}s "
+                          f"(video {o.video_id})", highlight=False)
+            if report and o.video_id:
+                from reelscope.report.html import write_report
+
+                target = report if len(videos) == 1 else report / f"{Path(path).stem}.html"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_report(arch, arch.video(o.video_id), target)
+                err.print(f"report: {target}", highlight=False)
+    arch.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def show(
+    video: Optional[str] = typer.Argument(None, help="Video id, filename, path or fingerprint; omit to list videos."),
+    archive: Optional[Path] = ArchiveOpt,
+    db: Optional[str] = DbOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (the export schema) instead of a table."),
+):
+    """List the archive's videos, or show one video's shots and transitions."""
+    from reelscope.archive.export import video_dict
+
+    arch = _open(archive, db)
+    if video is None:
+        vids = arch.videos()
+        if as_json:
+            out.print_json(data=[{"id": v.id, "filename": v.filename, "frame_count": v.frame_count,
+                                  "duration": v.duration, "path": v.path} for v in vids])
+            return
+        t = Table("id", "file", "size", "fps", "duration", "frames")
+        for v in vids:
+            t.add_row(str(v.id), v.filename, f"{v.width}x{v.height}", f"{v.fps:.3f}", f"{v.duration:.1f}s",
+                      str(v.frame_count))
+        out.print(t)
+        return
+    v = _video(arch, video)
+    if as_json:
+        out.print_json(data=video_dict(v))
+        return
+    out.print(f"[bold]{v.filename}[/bold]  {v.width}x{v.height}  {v.fps:.3f} fps  {v.frame_count} frames  "
+              f"{v.duration:.2f}s  ({len(v.shots)} shots)")
+    t = Table("shot", "frames", "start", "length", "in", "out", "keyframe")
+    for s in v.shots:
+        kf = s.keyframes[0].frame if s.keyframes else ""
+        t.add_row(str(s.idx + 1), f"{s.start_frame}-{s.end_frame}", f"{s.start_time:.3f}s",
+                  f"{s.end_time - s.start_time:.2f}s", s.transition_in or "", s.transition_out or "", str(kf))
+    out.print(t)
+
+
+@app.command()
+def export(
+    video: Optional[str] = typer.Argument(None, help="Video to export; omit to export the whole archive (JSON only)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file: .json, .edl or .otio."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json, edl or otio (default: from the extension)."),
+    archive: Optional[Path] = ArchiveOpt,
+    db: Optional[str] = DbOpt,
+):
+    """Export the archive JSON (versioned schema), or a video's shot list as EDL / OpenTimelineIO."""
+    from reelscope.archive.export import write_json, write_shot_list
+
+    arch = _open(archive, db)
+    fmt = (fmt or output.suffix.lstrip(".")).lower()
+    if fmt == "json":
+        vids = [_video(arch, video)] if video else arch.videos()
+        write_json(vids, output)
+    elif fmt in ("edl", "otio"):
+        if not video:
+            err.print("[red]error:[/red] EDL/OTIO export needs one video", highlight=False)
+            raise typer.Exit(2)
+        write_shot_list(_video(arch, video), output, fmt)
+    else:
+        err.print(f"[red]error:[/red] {output}: unknown export format {fmt!r} (use json, edl or otio)",
+                  highlight=False)
+        raise typer.Exit(2)
+    err.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+def report(
+    video: str = typer.Argument(..., help="Video id, filename, path or fingerprint."),
+    output: Path = typer.Option(None, "--output", "-o", help="HTML file (default: <video>.report.html)."),
+    archive: Optional[Path] = ArchiveOpt,
+    db: Optional[str] = DbOpt,
+):
+    """Write a self-contained HTML report: keyframe strip, shot-length chart, transitions."""
+    from reelscope.report.html import write_report
+
+    arch = _open(archive, db)
+    v = _video(arch, video)
+    output = output or Path(f"{Path(v.filename).stem}.report.html")
+    write_report(arch, v, output)
+    err.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+def stages():
+    """List the analysis stages with what they need and provide."""
+    from reelscope.pipeline import stages as all_stages
+
+    t = Table("stage", "requires", "provides", "parameters", "description")
+    for s in all_stages().values():
+        t.add_row(s.name, ", ".join(s.requires), ", ".join(s.provides), json.dumps(s.defaults), s.description)
+    out.print(t)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -38,8 +38,10 @@ class FastParams:
     window: int = 8  # half window for dissolve/wipe tests
     dissolve_min_span: float = 10.0  # minimum change across the window
     dissolve_max_lin: float = 0.5  # middle frame vs average of ends, relative
+    dissolve_min_hspan: float = 0.2  # colour histogram change across the window, or
+    dissolve_min_dip: float = 0.15  # contrast dip in the middle of the window (relative)
     dissolve_min_run: int = 3  # consecutive centres that look like a mix
-    wipe_min: float = 0.85
+    wipe_min: float = 0.5
     min_gap: int = 6  # boundaries closer than this are one transition
 
 
@@ -120,8 +122,8 @@ class FastDetector:
                 continue  # not the local peak
             if hist[t] < p.cut_min_hist and d < p.strong_cut_diff:
                 continue
-            if ret[t] < p.flash_return and not (blank[t] or blank[t - 1]):
-                continue  # the picture comes back: flash or occlusion
+            if ret[t] < p.flash_return:
+                continue  # the picture comes back: flash, flicker or occlusion
             score = float(min(1.0, d / (p.cut_ratio * (level + 1.0) * 2)))
             out.append(Transition.cut(t, score=score, detector=self.name))
         return out
@@ -144,6 +146,9 @@ class FastDetector:
             if a == 0 or b == n - 1:
                 continue  # fade in from / out to blank at the ends: no shot on one side
             start, end = self._ramp(std, a, -1), self._ramp(std, b, +1)
+            abrupt = a - start <= 2 and end - b <= 2
+            if abrupt and min(s["ret"][a], s["ret"][min(b + 1, n - 1)]) < p.flash_return:
+                continue  # a flash: the picture before comes back after
             out.append(Transition(start, end, (a + b + 1) // 2, TransitionType.FADE, 1.0, self.name))
         return out
 
@@ -153,7 +158,11 @@ class FastDetector:
         w = p.window
         span, lin, wipe = s["span"], s["lin"], s["wipe"]
         n = len(span)
-        mix = (span > p.dissolve_min_span) & (lin < p.dissolve_max_lin) & ~blank
+        std = s["std"]
+        ends = np.minimum(np.concatenate([np.full(w, np.inf), std[:-w]]), np.concatenate([std[w:], np.full(w, np.inf)]))
+        dip = (ends - std) / np.maximum(ends, 1.0)  # a mix of two pictures has less contrast than either
+        mix = (span > p.dissolve_min_span) & (lin < p.dissolve_max_lin) & ~blank & \
+              ((s["hspan"] > p.dissolve_min_hspan) | (dip > p.dissolve_min_dip))
         wip = (span > p.dissolve_min_span) & (wipe > p.wipe_min)
         out = []
         for mask, kind in ((mix, TransitionType.DISSOLVE), (wip, TransitionType.WIPE)):

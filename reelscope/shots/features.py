@@ -9,14 +9,18 @@ For every frame t (arrays indexed by frame):
          where d1 is large enough to matter, 1.0 elsewhere
 For every centre c with a window w (frames c-w, c, c+w):
   span   diff(F[c-w], F[c+w])                  how much the picture changes across the window
-  lin    diff(F[c], (F[c-w] + F[c+w]) / 2) / (span / 2)   ~0 inside a dissolve, ~1 for motion or cuts
-  wipe   share of changed pixels that match one end exactly while both ends are represented
+  hspan  histogram distance between F[c-w] and F[c+w] (a dissolve changes the colours; motion rarely does)
+  lin    diff(f[c], (f[c-w] + f[c+w]) / 2) / (diff(f[c-w], f[c+w]) / 2) on 16x9 copies f (blurred,
+         so small motion matters less): ~0 inside a dissolve, ~1 for motion or cuts
+  wipe   share of changed pixels that match one end exactly while both ends are represented,
+         the two groups lying on either side of an edge (0 when they do not)
 Only a ring of recent frames is kept, so memory does not grow with the video.
 """
 from __future__ import annotations
 
 from collections import deque
 
+import cv2
 import numpy as np
 
 _W = np.array([1.0, 0.5, 0.5], np.float32)
@@ -47,6 +51,9 @@ class FrameSignals:
         self.std: list[float] = []
         self.ret: list[float] = []
         self.span: list[float] = []
+        self.hspan: list[float] = []
+        self.tiny: deque[np.ndarray] = deque(maxlen=2 * window + 1)
+        self.hists: deque[np.ndarray] = deque(maxlen=2 * window + 1)
         self.lin: list[float] = []
         self.wipe: list[float] = []
 
@@ -64,6 +71,8 @@ class FrameSignals:
             self.hist.append(0.0)
         self.prev_hist = h
         self.ring.append(f)
+        self.hists.append(h)
+        self.tiny.append(cv2.resize(f, (16, 9), interpolation=cv2.INTER_AREA))
         i = len(self.d1) - 1
         self._lookahead(i)
         self._window(i)
@@ -90,29 +99,42 @@ class FrameSignals:
         if c < w:
             if c >= 0:
                 self.span.append(0.0)
+                self.hspan.append(0.0)
                 self.lin.append(1.0)
                 self.wipe.append(0.0)
             return
         a, m, b = self.ring[-(2 * w + 1)], self.ring[-(w + 1)], self.ring[-1]
         span = _diff(a, b)
-        mix = (a + b) * 0.5
         self.span.append(span)
-        self.lin.append(_diff(m, mix) / max(span * 0.5, 1e-3))
+        self.hspan.append(float(np.abs(self.hists[0] - self.hists[-1]).sum() / 2))
+        ta, tm, tb = self.tiny[0], self.tiny[w], self.tiny[-1]
+        self.lin.append(_diff(tm, (ta + tb) * 0.5) / max(_diff(ta, tb) * 0.5, 1e-3))
         ya, ym, yb = a[:, :, 0], m[:, :, 0], b[:, :, 0]
         changed = np.abs(ya - yb) > 40
         n = int(changed.sum())
-        if n < changed.size * 0.3:
+        if n < changed.size * 0.5:
             self.wipe.append(0.0)
             return
         ma = (np.abs(ym - ya) < 12) & changed
         mb = (np.abs(ym - yb) < 12) & changed
         fa, fb = ma.sum() / n, mb.sum() / n
-        self.wipe.append(float(fa + fb) if min(fa, fb) > 0.15 else 0.0)
+        if min(fa, fb) <= 0.15:
+            self.wipe.append(0.0)
+            return
+        # a wipe has a moving edge: the pixels that still show A sit on one side of it
+        coherence = 0.0
+        for axis in (0, 1):
+            ca, cb = ma.sum(axis), mb.sum(axis)
+            tot = ca + cb
+            ok = tot >= 3
+            if ok.sum() >= 4:
+                coherence = max(coherence, float(np.abs(2 * ca[ok] / tot[ok] - 1).mean()))
+        self.wipe.append(float(fa + fb) if coherence > 0.7 else 0.0)
 
     def arrays(self) -> dict[str, np.ndarray]:
         n = len(self.d1)
         out = {}
-        for k in ("d1", "hist", "mean", "std", "ret", "span", "lin", "wipe"):
+        for k in ("d1", "hist", "mean", "std", "ret", "span", "hspan", "lin", "wipe"):
             v = np.asarray(getattr(self, k), np.float32)
             fill = 1.0 if k in ("ret", "lin") else 0.0
             if len(v) < n:  # the tail frames never got a full window/lookahead

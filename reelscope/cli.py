@@ -144,7 +144,7 @@ def export(
     arch = _open(archive, db)
     fmt = (fmt or output.suffix.lstrip(".")).lower()
     if fmt == "json":
-        vids = [_video(arch, video)] if video else arch.videos()
+        vids = [_video(arch, video)] if video else arch.videos(full=True)
         write_json(vids, output)
     elif fmt in ("edl", "otio"):
         if not video:

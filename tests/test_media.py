@@ -100,3 +100,25 @@ def test_real_containers_decode(data, rel, frames):
     assert n > 0
     if frames is not None:
         assert n == frames
+
+
+@pytest.mark.parametrize("name, codec, pix_fmt", [
+    ("clip.avi", "mpeg4", "yuv420p"),
+    ("clip.webm", "libvpx", "yuv420p"),
+    ("clip.mkv", "libx264", "yuv420p"),
+    ("clip.gif", "gif", "pal8"),
+])
+def test_container_formats_decode_every_frame(synth_dir, name, codec, pix_fmt):
+    from conftest import encode, scene, shot_frame
+
+    frames = [shot_frame(scene(40), t) for t in range(20)]
+    try:
+        path = encode(synth_dir / name, frames, codec=codec, pix_fmt=pix_fmt, fps=10)
+    except Exception as e:  # an encoder missing from this FFmpeg build is not our bug
+        pytest.skip(f"cannot encode {name} with {codec}: {e}")
+    info = probe(path)
+    got = list(iter_frames(path, [FrameSpec("rgb")]))
+    assert len(got) == 20 and (info.width, info.height) == (192, 108)
+    # decoded pictures resemble what was encoded (lossy codecs, palette for GIF)
+    err = np.abs(got[10][FrameSpec("rgb")].astype(int) - frames[10].astype(int)).mean()
+    assert err < 20, err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String,
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
                         Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -116,3 +116,96 @@ class Keyframe(Base):
     height: Mapped[int] = mapped_column(Integer)
     sharpness: Mapped[float | None] = mapped_column(Float, nullable=True)
     shot: Mapped[Shot] = relationship(back_populates="keyframes")
+
+
+# ---- people: faces, tracks, characters, identities (migration 0002) ---------------------------
+
+class Face(Base):
+    """One detected face on one sampled frame."""
+    __tablename__ = "faces"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    track_id: Mapped[int | None] = mapped_column(ForeignKey("face_tracks.id", ondelete="CASCADE"), nullable=True,
+                                                 index=True)
+    frame: Mapped[int] = mapped_column(Integer)
+    time: Mapped[float] = mapped_column(Float)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 little-endian
+    expression: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    expression_scores: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class FaceTrack(Base):
+    """One appearance of one face inside a shot."""
+    __tablename__ = "face_tracks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    character_id: Mapped[int | None] = mapped_column(ForeignKey("characters.id", ondelete="SET NULL"),
+                                                     nullable=True, index=True)
+    shot_idx: Mapped[int] = mapped_column(Integer)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Character(Base):
+    """A person within one video: clustered face tracks; optionally an Identity of the gallery."""
+    __tablename__ = "characters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="SET NULL"),
+                                                    nullable=True, index=True)
+    naming: Mapped[str] = mapped_column(String(16), default="unknown")  # unknown | named | recognised
+    match_distance: Mapped[float | None] = mapped_column(Float, nullable=True)
+    screen_time: Mapped[float] = mapped_column(Float)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    first_time: Mapped[float] = mapped_column(Float)
+    last_time: Mapped[float] = mapped_column(Float)
+    thumbnail: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    expressions: Mapped[dict] = mapped_column(JSON, default=dict)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    identity: Mapped["Identity | None"] = relationship(lazy="joined")
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Identity(Base):
+    """A named person in the archive's gallery."""
+    __tablename__ = "identities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    references: Mapped[list["IdentityReference"]] = relationship(back_populates="identity",
+                                                                 cascade="all, delete-orphan")
+
+
+class IdentityReference(Base):
+    """A reference embedding of an identity: from a named character or from a photo."""
+    __tablename__ = "identity_references"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(512))  # "character:<id>" | "photo:<path>"
+    # SET NULL: a reference survives re-analysis of its video (the name is not lost)
+    character_id: Mapped[int | None] = mapped_column(ForeignKey("characters.id", ondelete="SET NULL"),
+                                                     nullable=True, index=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    identity: Mapped[Identity] = relationship(back_populates="references")
+
+
+class LabelEvent(Base):
+    """The labeling log: every naming, merge, split or photo added, with what it changed (for undo)."""
+    __tablename__ = "label_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user: Mapped[str] = mapped_column(String(128), default="")
+    action: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    undone: Mapped[bool] = mapped_column(Boolean, default=False)

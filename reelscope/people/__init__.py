@@ -1,0 +1,1 @@
+"""Face tracks, characters (clustered tracks), the identity gallery and labeling."""

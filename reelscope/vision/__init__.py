@@ -1,0 +1,1 @@
+"""Detectors over single images: faces, expressions, objects, saliency. Each returns Detections."""

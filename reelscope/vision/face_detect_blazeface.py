@@ -143,7 +143,7 @@ class _Model:
             self.it.invoke()
             reg = self.it.get_tensor(self.reg_index)[0]
             logits = self.it.get_tensor(self.cls_index)[0, :, 0]
-        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100.0, 100.0)))
+        scores = 0.5 + 0.5 * np.tanh(0.5 * np.clip(logits, -100.0, 100.0))  # sigmoid, no overflow
         keep = np.flatnonzero(scores >= min_score)
         reg, scores, anchors = reg[keep], scores[keep].astype(np.float32), self.anchors[keep]
         centre = reg[:, 0:2] / size + anchors

@@ -1,0 +1,84 @@
+"""The faces pass over a video: sample frames, detect, align+embed, classify expressions,
+track within shots, cluster tracks into characters, and keep small crops for thumbnails."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from reelscope.media.decode import FrameSpec, iter_frames
+from reelscope.media.info import VideoInfo
+from reelscope.people.characters import Character, build_characters
+from reelscope.people.clustering import cluster
+from reelscope.people.tracks import FaceTrack, cannot_link_pairs, track_faces
+from reelscope.shots.types import Shot
+from reelscope.vision.detections import Detections
+
+
+@dataclass
+class FacePass:
+    scale: float  # multiply analysed-image pixels by this to get video pixels
+    frames: list[Detections] = field(default_factory=list)  # sampled frames with faces (boxes in video px)
+    times: dict[int, float] = field(default_factory=dict)  # frame -> presentation time
+    tracks: list[FaceTrack] = field(default_factory=list)
+    characters: list[Character] = field(default_factory=list)
+    crops: dict[tuple[int, int], bytes] = field(default_factory=dict)  # (frame, det index) -> JPEG
+    sampled: int = 0
+
+
+def _crop(rgb: np.ndarray, box: np.ndarray, size: int = 128) -> bytes:
+    x, y, w, h = box
+    cx, cy, half = x + w / 2, y + h / 2, max(w, h) * 0.65
+    x0, y0 = int(max(cx - half, 0)), int(max(cy - half, 0))
+    x1, y1 = int(min(cx + half, rgb.shape[1])), int(min(cy + half, rgb.shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return b""
+    img = cv2.resize(rgb[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    return buf.tobytes() if ok else b""
+
+
+def analyze_faces(path: str | Path, info: VideoInfo, shots: Sequence[Shot], *, detector, embedder,
+                  expressions=None, sample_fps: float = 2.0, max_width: int = 960,
+                  cluster_method: str = "chinese_whispers", cluster_threshold: float | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> FacePass:
+    fps = float(info.fps)
+    step = max(1, int(round(fps / sample_fps))) if sample_fps > 0 else 1
+    w = min(info.width, max_width)
+    h = max(2, int(round(info.height * w / info.width)))
+    spec = FrameSpec("rgb", w, h)
+    out = FacePass(scale=info.width / w)
+    total = max(info.frame_count_hint, 1)
+    for frame in iter_frames(path, [spec], rotation=info.rotation):
+        if progress and frame.index % 64 == 0:
+            progress(frame.index, total)
+        if frame.index % step:
+            continue
+        out.sampled += 1
+        rgb = frame[spec]
+        dets = detector.detect(rgb)
+        if not len(dets):
+            continue
+        dets = embedder.embed(rgb, dets)
+        if expressions is not None:
+            for d, e in zip(dets.data, expressions.predict(rgb, dets)):
+                d["expression"] = e
+        for i in range(len(dets)):
+            out.crops[(frame.index, i)] = _crop(rgb, dets.boxes[i])
+        dets.frame = frame.index
+        dets.boxes = dets.boxes * out.scale  # store in video pixels
+        if dets.landmarks is not None:
+            dets.landmarks = dets.landmarks * out.scale
+        out.frames.append(dets)
+        out.times[frame.index] = frame.time
+    if progress:
+        progress(total, total)
+    out.tracks = track_faces(out.frames, shots, fps=fps, sample_step=step)
+    if out.tracks:
+        emb = np.stack([t.mean_embedding for t in out.tracks])
+        labels = cluster(emb, cluster_method, cluster_threshold, cannot_link=cannot_link_pairs(out.tracks))
+        out.characters = build_characters(out.tracks, labels, fps=fps, sample_step=step)
+    return out

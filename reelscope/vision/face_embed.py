@@ -1,0 +1,244 @@
+"""Face embeddings: dlib's ResNet face descriptor (128-d, 99.38% on LFW) on aligned face chips.
+
+    emb = FaceEmbedder()
+    faces = emb.embed(rgb, faces)          # faces.embeddings (N, 128) float32, unit length
+    distance(faces.embeddings[0], faces.embeddings[1])   # Euclidean between unit vectors
+
+**One convention everywhere**: embeddings are L2-normalised, and ``distance`` is the Euclidean
+distance between normalised vectors (0 = same direction, 2 = opposite; ``d**2 = 2 - 2 cos``).
+dlib's raw descriptors have length ~1.3-1.5, so dlib's published threshold of 0.6 (on raw
+vectors) is not ours: on unit vectors the same decision sits near 0.6 / 1.4 = 0.43.
+``SAME_PERSON_THRESHOLD`` is the threshold measured on MEDS-II (bench/results/faces_meds.md).
+
+Alignment (what the network was trained on): ``dlib.get_face_chip(img, shape, 150, 0.25)``
+with ``shape`` a dlib 5-point detection. dlib's 5 points are, in this order: the subject's
+left eye outer and inner corner (image right), the subject's right eye outer and inner corner
+(image left), and the base of the nose (see ``DLIB5_TEMPLATE``, from dlib's
+``get_face_chip_details``). Our detections carry different points (eye centres, nose tip,
+mouth corners), so we fit a similarity transform from the same points on dlib's mean face
+(``OUR5_TEMPLATE``, from the 68-point mean face dlib aligns with) to the detection's landmarks
+and map dlib's 5 template points through it: the chip is then cut exactly as dlib would cut it
+for a face whose landmarks are those. Points a detector only estimated (named in
+``data[i]["landmarks_estimated"]``) count a quarter in the fit. Without landmarks, dlib's
+5-point shape predictor is run inside the box.
+
+dlib keeps landmark points as integers; to keep sub-pixel precision on faces smaller than the
+chip, such a face is first cut out with a margin and enlarged so that the chip is extracted at
+about 1:1 (outside the image is black, as in dlib). Larger faces go to dlib untouched.
+"""
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from reelscope.errors import MissingDependency
+from reelscope.models.registry import DLIB_FACE_RECOGNITION, DLIB_LANDMARKS_5, resolve
+from reelscope.vision.detections import Detections
+
+EMBEDDING_DIM = 128
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+DLIB_RAW_THRESHOLD = 0.6  # dlib's published same-person threshold, on *raw* (unnormalised) vectors
+SAME_PERSON_THRESHOLD = 0.42  # ours, on normalised vectors: see bench/results/faces_meds.md
+
+# dlib's 5-point template on the unit face square (dlib/image_transforms/interpolation.h,
+# get_face_chip_details): left eye outer, left eye inner, right eye outer, right eye inner
+# (subject's left = image right), nose base.
+DLIB5_TEMPLATE = np.array([[0.8595674595992, 0.2134981538014], [0.6460604764104, 0.2289674387677],
+                           [0.1205750620789, 0.2137274526848], [0.3340850613712, 0.2290642403242],
+                           [0.4901123135679, 0.6277975316475]])
+# Our 5 points on the same square, from dlib's mean 68-point face (points 36-41 and 42-47
+# averaged for the eyes, 30 nose tip, 48 and 54 mouth corners): right eye (image left),
+# left eye, nose tip, right mouth corner, left mouth corner.
+OUR5_TEMPLATE = np.array([[0.225492, 0.215990], [0.754761, 0.215990], [0.490127, 0.515625],
+                          [0.254149, 0.780233], [0.726104, 0.780233]])
+LANDMARK_NAMES = ("right_eye", "left_eye", "nose", "right_mouth_corner", "left_mouth_corner")
+
+_UNIT = CHIP_SIZE / (1 + 2 * CHIP_PADDING)  # pixels per template unit inside the chip (100)
+
+
+def as_rgb8(image: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 RGB from a grey, single-channel, RGB or RGBA image (uint8/uint16/float)."""
+    from reelscope.vision.face_detect import as_rgb
+    return as_rgb(image)
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+    """Euclidean distance between L2-normalised embeddings (inputs are normalised here, so raw
+    dlib vectors give the same answer). Shapes broadcast: (D,) x (D,) -> float,
+    (N, D) x (D,) -> (N,), (N, 1, D) x (1, M, D) -> (N, M)."""
+    a = _normalise(np.asarray(a, np.float64))
+    b = _normalise(np.asarray(b, np.float64))
+    d = np.linalg.norm(a - b, axis=-1)
+    return float(d) if np.ndim(d) == 0 else d
+
+
+def pairwise_distances(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """(N, M) distances (the ``distance`` convention) between rows of ``a`` and of ``b`` (default a)."""
+    a = _normalise(np.asarray(a, np.float64).reshape(-1, np.shape(a)[-1]))
+    b = a if b is None else _normalise(np.asarray(b, np.float64).reshape(-1, np.shape(b)[-1]))
+    sq = np.clip(2.0 - 2.0 * (a @ b.T), 0.0, None)
+    return np.sqrt(sq)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(n > 0, n, 1.0)
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    return _normalise(np.asarray(x, np.float64)).astype(np.float32)
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """2x3 least-squares similarity (rotation, uniform scale, translation) mapping src -> dst."""
+    w = np.ones(len(src)) if w is None else np.asarray(w, np.float64)
+    w = w / w.sum()
+    ms, md = (w[:, None] * src).sum(0), (w[:, None] * dst).sum(0)
+    s, d = src - ms, dst - md
+    # complex-number form: d ~ z * s, z = a + ib
+    num_a = (w * (s[:, 0] * d[:, 0] + s[:, 1] * d[:, 1])).sum()
+    num_b = (w * (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0])).sum()
+    den = (w * (s ** 2).sum(1)).sum()
+    a, b = (num_a / den, num_b / den) if den > 0 else (0.0, 0.0)
+    m = np.array([[a, -b, 0.0], [b, a, 0.0]])
+    m[:, 2] = md - m[:, :2] @ ms
+    return m
+
+
+class _Models:
+    """dlib models, loaded once per process (thread-safe)."""
+
+    _lock = threading.Lock()
+    _cache: dict[str, object] = {}
+
+    @classmethod
+    def get(cls, kind: str):
+        with cls._lock:
+            if kind not in cls._cache:
+                try:
+                    import dlib
+                except ImportError as e:
+                    raise MissingDependency("dlib (face embeddings)", "pip install dlib-bin") from e
+                if kind == "facerec":
+                    cls._cache[kind] = dlib.face_recognition_model_v1(str(resolve(DLIB_FACE_RECOGNITION)))
+                else:
+                    cls._cache[kind] = dlib.shape_predictor(str(resolve(DLIB_LANDMARKS_5)))
+            return cls._cache[kind]
+
+
+class FaceEmbedder:
+    """dlib ResNet face descriptors on dlib-aligned 150x150 chips.
+
+    ``align``: "auto" (the detection's landmarks when it has 5 finite ones, else dlib's
+    5-point predictor in the box), "landmarks" (same as auto), or "predictor" (always dlib's
+    predictor, ignoring landmarks). ``jitter``: dlib's num_jitters (0 = one pass; 10 averages
+    10 jittered copies, ~10x slower, slightly better).
+    """
+
+    name = "dlib-resnet-v1"
+    dim = EMBEDDING_DIM
+    threshold = SAME_PERSON_THRESHOLD
+
+    def __init__(self, *, align: str = "auto", jitter: int = 0, batch: int = 16):
+        if align not in ("auto", "landmarks", "predictor"):
+            raise ValueError(f"align must be 'auto', 'landmarks' or 'predictor', got {align!r}")
+        self.align = align
+        self.jitter = int(jitter)
+        self.batch = max(1, int(batch))
+
+    def params(self) -> dict:
+        return {"align": self.align, "jitter": self.jitter}
+
+    # ---- alignment --------------------------------------------------------------------------
+    def _template_to_image(self, det: Detections, i: int) -> np.ndarray | None:
+        """2x3 similarity from the unit face square to image pixels, from the landmarks."""
+        if self.align == "predictor" or det.landmarks is None or det.landmarks.shape[1] < 5:
+            return None
+        lm = det.landmarks[i, :5].astype(np.float64)
+        if not np.isfinite(lm).all():
+            return None
+        estimated = set(det.data[i].get("landmarks_estimated", ()) or ())
+        w = np.array([0.25 if n in estimated else 1.0 for n in LANDMARK_NAMES])
+        m = _similarity(OUR5_TEMPLATE, lm, w)
+        scale = float(np.hypot(m[0, 0], m[1, 0]))
+        return m if scale >= 1.0 else None  # a face smaller than ~1 px: fall back to the box
+
+    def _dlib_shape(self, img: np.ndarray, det: Detections, i: int):
+        """(crop, dlib.full_object_detection in the crop's pixels) for face i."""
+        import dlib
+
+        m = self._template_to_image(det, i)
+        if m is not None:
+            scale = float(np.hypot(m[0, 0], m[1, 0]))  # image pixels per template unit
+            centre = m[:, :2] @ np.array([0.5, 0.5]) + m[:, 2]
+        else:
+            x, y, w, h = (float(v) for v in det.boxes[i])
+            side = max(w, h, 1.0)
+            scale = side  # a detector box spans about one template unit
+            centre = np.array([x + w / 2, y + h / 2])
+        # Small faces: cut a square of 3 template units around the face and enlarge it so the
+        # chip is extracted at ~1:1 (dlib's integer points then keep sub-pixel precision).
+        # Faces at least chip-sized are cut by dlib from the image itself, exactly as dlib does.
+        f = _UNIT / scale
+        if f <= 1:
+            crop, a = img, np.array([[1.0, 0, 0], [0, 1.0, 0]])
+        else:
+            x0, y0 = np.floor(centre - 1.5 * scale)
+            out = int(round(3 * _UNIT))
+            a = np.array([[f, 0, -x0 * f], [0, f, -y0 * f]])
+            crop = cv2.warpAffine(img, a, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                  borderValue=0)
+        if m is not None:
+            pts = DLIB5_TEMPLATE @ m[:, :2].T + m[:, 2]  # dlib's 5 points in the image
+            pts = pts @ a[:, :2].T + a[:, 2]  # ... in the crop
+            lo, hi = pts.min(0), pts.max(0)
+            rect = dlib.rectangle(int(lo[0]), int(lo[1]), int(np.ceil(hi[0])), int(np.ceil(hi[1])))
+            shape = dlib.full_object_detection(rect, [dlib.point(int(round(p[0])), int(round(p[1])))
+                                                      for p in pts])
+        else:
+            x, y, w, h = (float(v) for v in det.boxes[i])
+            k = a[0, 0]
+            bx, by = x * k + a[0, 2], y * k + a[1, 2]
+            rect = dlib.rectangle(int(round(bx)), int(round(by)), int(round(bx + max(w, 1) * k)),
+                                  int(round(by + max(h, 1) * k)))
+            shape = _Models.get("shape5")(crop, rect)
+        return crop, shape
+
+    def chips(self, rgb: np.ndarray, detections: Detections, size: int = CHIP_SIZE,
+              padding: float = CHIP_PADDING) -> np.ndarray:
+        """(N, size, size, 3) uint8 RGB aligned face chips (dlib's alignment; the default size
+        and padding are what the embedding network takes)."""
+        import dlib
+
+        img = as_rgb8(rgb)
+        out = np.zeros((len(detections), size, size, 3), np.uint8)
+        for i in range(len(detections)):
+            crop, shape = self._dlib_shape(img, detections, i)
+            out[i] = dlib.get_face_chip(crop, shape, size=size, padding=padding)
+        return out
+
+    # ---- embedding ----------------------------------------------------------------------------
+    def embed_chips(self, chips: np.ndarray, *, raw: bool = False) -> np.ndarray:
+        """(N, 150, 150, 3) aligned RGB chips -> (N, 128) float32 descriptors (unit length,
+        or dlib's raw vectors with ``raw=True``)."""
+        chips = np.asarray(chips)
+        if len(chips) == 0:
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        net = _Models.get("facerec")
+        out = []
+        for s in range(0, len(chips), self.batch):
+            batch = [np.ascontiguousarray(c) for c in chips[s:s + self.batch]]
+            out.extend(np.asarray(v, np.float32) for v in net.compute_face_descriptor(batch, self.jitter))
+        e = np.stack(out).astype(np.float32)
+        return e if raw else normalise(e)
+
+    def embed(self, rgb: np.ndarray, detections: Detections) -> Detections:
+        """``detections`` with ``embeddings`` (N, 128) float32 L2-normalised (a new object; the
+        input is not modified)."""
+        if len(detections) == 0:
+            return detections.with_embeddings(np.zeros((0, EMBEDDING_DIM), np.float32))
+        return detections.with_embeddings(self.embed_chips(self.chips(rgb, detections)))

@@ -54,18 +54,20 @@ def analyze(paths: str | Path | Iterable[str | Path], archive: Archive | str | P
     if unknown:
         raise ValueError(f"parameters given for stages that do not run: {', '.join(sorted(unknown))}")
     resolved = {st.name: st.resolve_params(params.get(st.name)) for st in order}
+    requested = set(stages)
     outcomes = []
     for p in paths:
-        outcomes.append(_analyze_one(str(p), arch, order, resolved, force, progress))
+        outcomes.append(_analyze_one(str(p), arch, order, requested, resolved, force, progress))
     return outcomes
 
 
-def _analyze_one(path: str, arch: Archive, order, resolved, force, progress) -> Outcome:
+def _analyze_one(path: str, arch: Archive, order, requested, resolved, force, progress) -> Outcome:
     t0 = time.perf_counter()
     try:
         info = probe(path)
         done = arch.completed(info.fingerprint)
-        if not force and all(done.get(st.name, {}).get("_requested") == resolved[st.name] for st in order):
+        stored = {st.name: done.get(st.name, {}).get("_requested") == resolved[st.name] for st in order}
+        if not force and all(stored[st.name] for st in order if st.name in requested):
             v = arch.find(info.fingerprint)
             return Outcome(path, "skipped", v.id if v else None)
         cb = (lambda stage, d, total: progress(path, stage, d, total)) if progress else None
@@ -77,6 +79,8 @@ def _analyze_one(path: str, arch: Archive, order, resolved, force, progress) -> 
             out = st.run(ctx, resolved[st.name])
             meta = out.pop("_run", {})
             ctx.artifacts.update(out)
+            if st.name not in requested and stored[st.name] and not force:
+                continue  # a dependency recomputed for its artifacts: the stored results stand
             runs.append({"stage": st.name, "started_at": started, "seconds": time.perf_counter() - ts,
                          "params": {"_requested": resolved[st.name], **(meta.get("params") or {})},
                          "models": meta.get("models") or {}})

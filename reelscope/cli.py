@@ -7,38 +7,14 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from reelscope.cli_common import ArchiveOpt, DbOpt, err, open_archive, out, video_of
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Turn video into structured, searchable knowledge: shots, keyframes, archive, reports.")
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
-
-ArchiveOpt = typer.Option(None, "--archive", "-a", help="Archive folder (default: $REELSCOPE_ARCHIVE or ./reelscope-archive).")
-DbOpt = typer.Option(None, "--db", help="Database URL (e.g. postgresql://user@host/db); default: SQLite inside the archive.")
-
-
-def _open(archive: Optional[Path], db: Optional[str]):
-    from reelscope.archive import Archive
-    from reelscope.errors import ReelscopeError
-
-    try:
-        return Archive(archive, db)
-    except ReelscopeError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        raise typer.Exit(2)
-
-
-def _video(arch, ref: str):
-    from reelscope.errors import ReelscopeError
-
-    try:
-        return arch.video(ref)
-    except ReelscopeError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        raise typer.Exit(2)
+                  help="Turn video into structured, searchable knowledge: shots, keyframes, faces, archive, reports.")
+_open, _video = open_archive, video_of
 
 
 @app.command()
@@ -48,6 +24,9 @@ def analyze(
     db: Optional[str] = DbOpt,
     detector: str = typer.Option("fast", help="Shot boundary detector: fast, transnetv2 or hybrid."),
     keyframes: str = typer.Option("middle", help="Keyframe per shot: middle (frame) or sharpest."),
+    stages: str = typer.Option("shots,keyframes", help="Stages to run, comma-separated (see `reelscope stages`), e.g. shots,keyframes,faces."),
+    face_detector: str = typer.Option("blazeface", help="Face detector for the faces stage: blazeface, hog, mmod, mtcnn."),
+    face_fps: float = typer.Option(2.0, help="Frames per second sampled by the faces stage."),
     force: bool = typer.Option(False, help="Re-analyze even if the archive holds results with these settings."),
     report: Optional[Path] = typer.Option(None, help="Also write an HTML report (a file for one video, a folder for several)."),
 ):
@@ -55,7 +34,10 @@ def analyze(
     from reelscope.analysis import analyze as run
 
     arch = _open(archive, db)
-    params = {"shots": {"detector": detector}, "keyframes": {"method": keyframes}}
+    wanted = [x.strip() for x in stages.split(",") if x.strip()]
+    params = {"shots": {"detector": detector}, "keyframes": {"method": keyframes},
+              "faces": {"detector": face_detector, "sample_fps": face_fps}}
+    params = {k: v for k, v in params.items() if k in wanted or k == "shots"}
     failed = 0
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
                   TimeRemainingColumn(), console=err, transient=False, disable=not err.is_terminal) as bar:
@@ -68,7 +50,7 @@ def analyze(
                 bar.update(tasks[stage], completed=done, total=max(total, done))
 
             try:
-                (o,) = run([path], arch, params=params, force=force, progress=progress)
+                (o,) = run([path], arch, stages=wanted, params=params, force=force, progress=progress)
             except (ValueError, ImportError) as e:
                 err.print(f"[red]error:[/red] {e}", highlight=False)
                 raise typer.Exit(2)
@@ -184,6 +166,12 @@ def stages():
     for s in all_stages().values():
         t.add_row(s.name, ", ".join(s.requires), ", ".join(s.provides), json.dumps(s.defaults), s.description)
     out.print(t)
+
+
+from reelscope.cli_people import label, people  # noqa: E402
+
+app.add_typer(people, name="people")
+app.add_typer(label, name="label")
 
 
 def main() -> None:  # pragma: no cover

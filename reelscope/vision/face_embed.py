@@ -203,8 +203,9 @@ class FaceEmbedder:
             x, y, w, h = (float(v) for v in det.boxes[i])
             k = a[0, 0]
             bx, by = x * k + a[0, 2], y * k + a[1, 2]
-            rect = dlib.rectangle(int(round(bx)), int(round(by)), int(round(bx + max(w, 1) * k)),
-                                  int(round(by + max(h, 1) * k)))
+            # dlib rectangles are inclusive: right = left + width - 1
+            rect = dlib.rectangle(int(round(bx)), int(round(by)), int(round(bx + max(w, 1) * k)) - 1,
+                                  int(round(by + max(h, 1) * k)) - 1)
             shape = _Models.get("shape5")(crop, rect)
         return crop, shape
 

@@ -168,7 +168,7 @@ def label_image(photo: Path, names: List[str] = typer.Option([], "--name", help=
 
 @label.command("clusters")
 def label_clusters(names: List[str] = typer.Option([], "--name", help="Name a cluster: CLUSTER=NAME (repeat)."),
-                   threshold: float = typer.Option(0.5, help="Distance threshold for grouping."),
+                   threshold: float = typer.Option(0.35, help="Distance threshold for grouping (normalised embeddings)."),
                    archive: Optional[Path] = ArchiveOpt, db: Optional[str] = DbOpt, user: str = UserOpt):
     """Clustering mode: group unknown characters across the archive; --name 2=Anna names a whole group."""
     from reelscope.archive.gallery import from_blob

@@ -24,9 +24,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from reelscope.archive import schema as db
 from reelscope.errors import ReelscopeError
 
-# Euclidean distance between L2-normalised 128-d dlib descriptors; measured on MEDS-II
+# Euclidean distance between L2-normalised 128-d dlib descriptors (dlib's raw 0.6 is ~0.44 on
+# this scale). On MEDS-II 0.35 gives TPR 0.95 at FPR 0.006 (bench/results/faces_meds.md):
+# open-set recognition favours precision: an unknown face must stay unknown.
 # (see BENCHMARKS.md "Faces"). Override per call or with Gallery(threshold=...).
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.35
 
 
 class ConflictError(ReelscopeError):

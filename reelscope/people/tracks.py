@@ -21,8 +21,9 @@ Association, frame by frame in presentation order, within a shot:
   changes of pose);
 * unmatched detections start new tracks.
 
-Embeddings are compared with the Euclidean distance (L2-normalised 128-d vectors: 0.6 is
-dlib's same-person threshold).
+Embeddings are compared with the Euclidean distance between L2-normalised 128-d vectors
+(dlib's raw 0.6 is about 0.44 on this scale; on MEDS-II 0.40 accepts 99.5% of same-person
+pairs and 4.4% of different-person pairs).
 """
 from __future__ import annotations
 
@@ -167,7 +168,7 @@ def _linear_sum_assignment(cost: np.ndarray):
 
 
 def track_faces(frames: Sequence[Detections], shots: Sequence[Shot], *, fps: float, iou_min: float = 0.3,
-                max_embed_dist: float = 0.6, reid_dist: float = 0.4, max_gap_frames: int | None = None,
+                max_embed_dist: float = 0.5, reid_dist: float = 0.35, max_gap_frames: int | None = None,
                 sample_step: int | None = None, min_detections: int = 1) -> list[FaceTrack]:
     """Link face detections of sampled frames into per-shot tracks (see the module docstring).
 

@@ -43,7 +43,8 @@ def _crop(rgb: np.ndarray, box: np.ndarray, size: int = 128) -> bytes:
 
 def analyze_faces(path: str | Path, info: VideoInfo, shots: Sequence[Shot], *, detector, embedder,
                   expressions=None, sample_fps: float = 2.0, max_width: int = 960,
-                  cluster_method: str = "chinese_whispers", cluster_threshold: float | None = None,
+                  cluster_method: str = "agglomerative", cluster_threshold: float | None = 0.35,
+                  min_track_len: int = 2,
                   progress: Callable[[int, int], None] | None = None) -> FacePass:
     fps = float(info.fps)
     step = max(1, int(round(fps / sample_fps))) if sample_fps > 0 else 1
@@ -77,8 +78,11 @@ def analyze_faces(path: str | Path, info: VideoInfo, shots: Sequence[Shot], *, d
     if progress:
         progress(total, total)
     out.tracks = track_faces(out.frames, shots, fps=fps, sample_step=step)
-    if out.tracks:
-        emb = np.stack([t.mean_embedding for t in out.tracks])
-        labels = cluster(emb, cluster_method, cluster_threshold, cannot_link=cannot_link_pairs(out.tracks))
-        out.characters = build_characters(out.tracks, labels, fps=fps, sample_step=step)
+    # a face seen on fewer than ``min_track_len`` samples (a passer-by, a false detection) keeps
+    # its track but forms no character: single blurry samples embed unreliably
+    kept = [t for t in out.tracks if len(t) >= min_track_len and t.mean_embedding is not None]
+    if kept:
+        emb = np.stack([t.mean_embedding for t in kept])
+        labels = cluster(emb, cluster_method, cluster_threshold, cannot_link=cannot_link_pairs(kept))
+        out.characters = build_characters(kept, labels, fps=fps, sample_step=step)
     return out

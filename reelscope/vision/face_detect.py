@@ -33,7 +33,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from reelscope.models.registry import ModelSpec, resolve, sha256_of
+from reelscope.models.registry import ModelSpec
 from reelscope.vision.detections import Detections
 
 MIN_SIDE = 20  # pixels: nothing smaller can hold a detectable face
@@ -58,6 +58,8 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
         img = img[:, :, 0]
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
         raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {img.shape}")
+    if img.size == 0:
+        return np.zeros(img.shape[:2] + (3,), np.uint8)
     if img.dtype != np.uint8:
         if img.dtype == np.bool_:
             img = img.astype(np.uint8) * 255
@@ -103,6 +105,35 @@ def mouth_corners_from_nose(eyes: np.ndarray, nose: np.ndarray, *, nose_depth: f
     return mouth_corners_from_centre(eyes, mouth)
 
 
+def suppress_nested(boxes: np.ndarray, scores: np.ndarray, *, cover: float = 0.7,
+                    margin: float = 0.1) -> np.ndarray:
+    """Indices kept after removing faces nested in other faces (xywh boxes).
+
+    When at least ``cover`` of one box's area lies inside a larger box, one of the two is a
+    false detection (a face cannot hold a face): typically a part of an extreme close-up
+    mistaken for a smaller face. The larger box is kept unless the smaller one scores more
+    than ``margin`` higher."""
+    n = len(boxes)
+    alive = np.ones(n, bool)
+    area = boxes[:, 2] * boxes[:, 3]
+    order = np.argsort(-area, kind="stable")
+    for a in order:
+        if not alive[a]:
+            continue
+        for b in order:
+            if b == a or not alive[b] or area[b] > area[a]:
+                continue
+            iw = min(boxes[a, 0] + boxes[a, 2], boxes[b, 0] + boxes[b, 2]) - max(boxes[a, 0], boxes[b, 0])
+            ih = min(boxes[a, 1] + boxes[a, 3], boxes[b, 1] + boxes[b, 3]) - max(boxes[a, 1], boxes[b, 1])
+            if iw <= 0 or ih <= 0 or iw * ih < cover * max(area[b], 1e-9):
+                continue
+            if scores[b] > scores[a] + margin:
+                alive[a] = False
+                break
+            alive[b] = False
+    return np.flatnonzero(alive)
+
+
 def model_info(spec: ModelSpec) -> dict[str, dict[str, str]]:
     """``models()`` entries for a registry spec: file name -> licence, sha256, version."""
     return {f"{spec.name}/{name}": {"licence": spec.licence, "sha256": sha, "version": spec.version}
@@ -141,6 +172,12 @@ class FaceDetector:
 
     Subclasses set ``name`` and ``specs`` and implement ``_detect(rgb) -> Detections`` on an
     RGB uint8 image whose sides are within [min_side, max_side].
+
+    Common options: ``min_score`` (0..1; faces scoring lower are dropped), ``max_side`` (images
+    larger than this are downscaled for detection), ``min_side`` (smaller images have no
+    faces), ``threads`` (intra-op threads of the model runtime; default half the cores, at most
+    4: BlazeFace's TFLite interpreter uses it, MTCNN sets torch's process-wide count only when
+    given explicitly, dlib runs single-threaded).
     """
 
     name = "base"
@@ -231,10 +268,6 @@ def make_face_detector(name: str = "blazeface", **params) -> FaceDetector:
     return backends[name](**params)
 
 
-def model_path(spec: ModelSpec, filename: str | None = None):
-    """The verified path of a model file (raises MissingDependency with an install hint)."""
-    return resolve(spec, filename)
-
-
-__all__ = ["FaceDetector", "make_face_detector", "face_detector_names", "as_rgb", "FACE_TEMPLATE_5",
-           "mouth_corners_from_centre", "mouth_corners_from_nose", "MODEL_CACHE", "sha256_of"]
+__all__ = ["FaceDetector", "make_face_detector", "face_detector_names", "as_rgb", "model_info", "no_faces",
+           "FACE_TEMPLATE_5", "mouth_corners_from_centre", "mouth_corners_from_nose", "suppress_nested",
+           "MODEL_CACHE"]

@@ -13,7 +13,9 @@ NonMaxSuppressionCalculator) that are not usable without the package:
 - outputs: per anchor 16 regressors (box centre x, y, width, height, then 6 keypoints x, y,
   all in input pixels relative to the anchor) and one logit (clipped to +-100, sigmoid);
 - weighted non-maximum suppression (IoU 0.3): each kept face is the score-weighted mean of
-  the boxes and keypoints it suppresses, with the best score.
+  the boxes and keypoints it suppresses, with the best score; then a face nested inside
+  another (70% of its area) is dropped unless it scores 0.1 higher (``suppress_nested``):
+  on extreme close-ups the full-range model reports parts of the face as smaller faces.
 
 Keypoints: right eye, left eye (image-left first), nose tip, mouth centre, right and left
 ear tragion. Our 5 landmarks take the eyes and nose tip as measured; the mouth corners are
@@ -21,8 +23,9 @@ estimated on the line through the measured mouth centre parallel to the eye line
 distances apart (the mean face), so they are approximate (marked in ``data``). The 6 raw
 keypoints are kept in ``data[i]["keypoints6"]``.
 
-``model``: "short" (faces larger than ~1/10 of the image's long side), "full" (down to
-~1/20), or "both" (both run, merged by weighted NMS; default: see bench/results/face_detect.md).
+``model``: "short" (close faces: larger than ~1/5 of the image's long side), "full" (faces
+from ~1/20 of the long side up to ~1/3; misses bigger ones), or "both" (default: both run,
+merged by weighted NMS; see bench/results/face_detect.md).
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ import cv2
 from reelscope.errors import MissingDependency
 from reelscope.models.registry import BLAZEFACE_FULL, BLAZEFACE_SHORT, ModelSpec, resolve
 from reelscope.vision.detections import Detections, iou
-from reelscope.vision.face_detect import MODEL_CACHE, FaceDetector, mouth_corners_from_centre
+from reelscope.vision.face_detect import MODEL_CACHE, FaceDetector, mouth_corners_from_centre, suppress_nested
 
 
 @dataclass(frozen=True)
@@ -157,29 +160,64 @@ class _Model:
         return boxes.astype(np.float32), scores, pts.astype(np.float32)
 
 
+def square_tiles(w: int, h: int, min_aspect: float = 1.25) -> list[tuple[int, int, int]]:
+    """(x, y, side) squares of the short side, evenly spread (overlapping) along the long side,
+    for images more elongated than ``min_aspect``; none otherwise."""
+    side, long = min(w, h), max(w, h)
+    if side <= 0 or long / side <= min_aspect:
+        return []
+    n = int(np.ceil(long / side))
+    starts = np.linspace(0, long - side, n).round().astype(int)
+    return [(int(a), 0, side) if w >= h else (0, int(a), side) for a in starts]
+
+
 class BlazeFaceDetector(FaceDetector):
+    """BlazeFace. ``model``: "short", "full" or "both" (default). ``tiles``: also run the
+    full-range model on square tiles of the short side when the image is wider (or taller)
+    than 5:4, so letterboxing does not waste the 192x192 input: on a 16:9 frame small faces
+    get 1.8x the resolution, for 2 more runs of the model. ``short_min_size``: with "both",
+    short-range faces smaller than this fraction of the image's long side are dropped (the
+    full-range model covers them, and the short-range model's small boxes are mostly false)."""
+
     name = "blazeface"
 
-    def __init__(self, *, model: str = "both", min_score: float = 0.5, nms_threshold: float = 0.3,
-                 max_side: int = 1280, min_side: int = 20, threads: int | None = None):
+    def __init__(self, *, model: str = "both", tiles: bool = True, short_min_size: float = 0.2,
+                 min_score: float = 0.5, nms_threshold: float = 0.3, max_side: int = 1280, min_side: int = 20,
+                 threads: int | None = None):
         super().__init__(min_score=min_score, max_side=max_side, min_side=min_side, threads=threads)
         if model not in ("short", "full", "both"):
             raise ValueError(f"blazeface model must be 'short', 'full' or 'both', got {model!r}")
+        if not 0.0 <= short_min_size < 1.0:
+            raise ValueError(f"short_min_size must be in [0, 1), got {short_min_size}")
         self.model = model
+        self.tiles = bool(tiles)
+        self.short_min_size = float(short_min_size)
         self.nms_threshold = float(nms_threshold)
         self.variants = [VARIANTS[v] for v in (("short", "full") if model == "both" else (model,))]
         self.specs = tuple(v.spec for v in self.variants)
 
     def _params(self):
-        return {"model": self.model, "nms_threshold": self.nms_threshold, "threads": self.threads}
+        return {"model": self.model, "tiles": self.tiles, "short_min_size": self.short_min_size,
+                "nms_threshold": self.nms_threshold, "threads": self.threads}
 
-    def _models(self) -> list[_Model]:
-        return [MODEL_CACHE.get(("blazeface", v.spec.name, self.threads), lambda v=v: _Model(v, self.threads))
-                for v in self.variants]
+    def _model(self, v: _Variant) -> _Model:
+        return MODEL_CACHE.get(("blazeface", v.spec.name, self.threads), lambda: _Model(v, self.threads))
 
     def raw(self, rgb: np.ndarray):
-        """Decoded candidates of every variant, before NMS (for inspection and tests)."""
-        parts = [m.run(rgb, self.min_score) for m in self._models()]
+        """Decoded candidates (boxes, scores, 6 keypoints) of every run, before NMS."""
+        h, w = rgb.shape[:2]
+        parts = []
+        for v in self.variants:
+            m = self._model(v)
+            b, s, p = m.run(rgb, self.min_score)
+            if v is VARIANTS["short"] and self.model == "both":
+                ok = np.maximum(b[:, 2], b[:, 3]) >= self.short_min_size * max(h, w)
+                b, s, p = b[ok], s[ok], p[ok]
+            parts.append((b, s, p))
+            if v is VARIANTS["full"] and self.tiles:
+                for x, y, side in square_tiles(w, h):
+                    b, s, p = m.run(rgb[y:y + side, x:x + side], self.min_score)
+                    parts.append((b + np.array([x, y, 0, 0], np.float32), s, p + np.array([x, y], np.float32)))
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
                 np.concatenate([p[2] for p in parts]))
 
@@ -188,6 +226,8 @@ class BlazeFaceDetector(FaceDetector):
         if not len(boxes):
             return Detections.empty()
         boxes, scores, pts = weighted_nms(boxes, scores, pts, self.nms_threshold)
+        keep = suppress_nested(boxes, scores)
+        boxes, scores, pts = boxes[keep], scores[keep], pts[keep]
         eyes = pts[:, 0:2]
         corners = mouth_corners_from_centre(eyes, pts[:, 3])
         landmarks = np.concatenate([eyes, pts[:, 2:3], corners], axis=1)

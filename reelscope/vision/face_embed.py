@@ -6,9 +6,12 @@
 
 **One convention everywhere**: embeddings are L2-normalised, and ``distance`` is the Euclidean
 distance between normalised vectors (0 = same direction, 2 = opposite; ``d**2 = 2 - 2 cos``).
-dlib's raw descriptors have length ~1.3-1.5, so dlib's published threshold of 0.6 (on raw
-vectors) is not ours: on unit vectors the same decision sits near 0.6 / 1.4 = 0.43.
-``SAME_PERSON_THRESHOLD`` is the threshold measured on MEDS-II (bench/results/faces_meds.md).
+dlib's raw descriptors have length ~1.3-1.5 (mean 1.38 on MEDS-II), so dlib's published
+threshold of 0.6 (on raw vectors, tuned on LFW) is not ours: on unit vectors the same decision
+sits near 0.6 / 1.38 = 0.437. On MEDS-II mugshots (bench/results/faces_meds.md) that is far too
+loose (11% of impostor pairs accepted); there the equal-error point is ~0.38, and
+``SAME_PERSON_THRESHOLD`` = 0.35 accepts 95% of genuine pairs and 0.5% of impostor pairs.
+Average-linkage clustering at 0.35 recovered the 50 identities best (BCubed F 0.96-0.97).
 
 Alignment (what the network was trained on): ``dlib.get_face_chip(img, shape, 150, 0.25)``
 with ``shape`` a dlib 5-point detection. dlib's 5 points are, in this order: the subject's
@@ -16,10 +19,11 @@ left eye outer and inner corner (image right), the subject's right eye outer and
 (image left), and the base of the nose (see ``DLIB5_TEMPLATE``, from dlib's
 ``get_face_chip_details``). Our detections carry different points (eye centres, nose tip,
 mouth corners), so we fit a similarity transform from the same points on dlib's mean face
-(``OUR5_TEMPLATE``, from the 68-point mean face dlib aligns with) to the detection's landmarks
+(``OUR5_TEMPLATE``, measured against dlib's predictors) to the detection's landmarks
 and map dlib's 5 template points through it: the chip is then cut exactly as dlib would cut it
 for a face whose landmarks are those. Points a detector only estimated (named in
-``data[i]["landmarks_estimated"]``) count a quarter in the fit. Without landmarks, dlib's
+``data[i]["landmarks_estimated"]``) count a quarter in the fit; ``data[i]["nose"] == "base"``
+(dlib backends) puts the nose point at the nose base instead of the tip. Without landmarks, dlib's
 5-point shape predictor is run inside the box.
 
 dlib keeps landmark points as integers; to keep sub-pixel precision on faces smaller than the
@@ -41,7 +45,7 @@ EMBEDDING_DIM = 128
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 DLIB_RAW_THRESHOLD = 0.6  # dlib's published same-person threshold, on *raw* (unnormalised) vectors
-SAME_PERSON_THRESHOLD = 0.42  # ours, on normalised vectors: see bench/results/faces_meds.md
+SAME_PERSON_THRESHOLD = 0.35  # ours, on normalised vectors (MEDS-II: TPR 0.95, FPR 0.005; see module doc)
 
 # dlib's 5-point template on the unit face square (dlib/image_transforms/interpolation.h,
 # get_face_chip_details): left eye outer, left eye inner, right eye outer, right eye inner
@@ -49,11 +53,15 @@ SAME_PERSON_THRESHOLD = 0.42  # ours, on normalised vectors: see bench/results/f
 DLIB5_TEMPLATE = np.array([[0.8595674595992, 0.2134981538014], [0.6460604764104, 0.2289674387677],
                            [0.1205750620789, 0.2137274526848], [0.3340850613712, 0.2290642403242],
                            [0.4901123135679, 0.6277975316475]])
-# Our 5 points on the same square, from dlib's mean 68-point face (points 36-41 and 42-47
-# averaged for the eyes, 30 nose tip, 48 and 54 mouth corners): right eye (image left),
-# left eye, nose tip, right mouth corner, left mouth corner.
-OUR5_TEMPLATE = np.array([[0.225492, 0.215990], [0.754761, 0.215990], [0.490127, 0.515625],
-                          [0.254149, 0.780233], [0.726104, 0.780233]])
+# Our 5 points on the same square: right eye centre (image left), left eye centre, nose tip,
+# right mouth corner, left mouth corner. Measured, not assumed: on the 109 MEDS-II faces dlib's
+# HOG detector finds, the 68-point predictor's eye centres (points 36-41, 42-47), nose tip (30)
+# and mouth corners (48, 54) were mapped into this square by the similarity that takes dlib's
+# own 5 points onto DLIB5_TEMPLATE; the medians, made left-right symmetric, are below. (dlib's
+# 68-point mean face gives eyes 0.53 apart at y 0.216, nose 0.516, mouth 0.780: its 5-point
+# template frames faces slightly differently; this table reproduces the 5-point framing.)
+OUR5_TEMPLATE = np.array([[0.2187, 0.2232], [0.7671, 0.2232], [0.4929, 0.4702],
+                          [0.2616, 0.8112], [0.7242, 0.8112]])
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose", "right_mouth_corner", "left_mouth_corner")
 
 _UNIT = CHIP_SIZE / (1 + 2 * CHIP_PADDING)  # pixels per template unit inside the chip (100)
@@ -110,10 +118,12 @@ def _similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None) -
 
 
 class _Models:
-    """dlib models, loaded once per process (thread-safe)."""
+    """dlib models, loaded once per process. dlib's network keeps per-call buffers, so each
+    model is used under its own lock (threads share the models, not the calls)."""
 
     _lock = threading.Lock()
     _cache: dict[str, object] = {}
+    _locks: dict[str, threading.Lock] = {}
 
     @classmethod
     def get(cls, kind: str):
@@ -125,9 +135,18 @@ class _Models:
                     raise MissingDependency("dlib (face embeddings)", "pip install dlib-bin") from e
                 if kind == "facerec":
                     cls._cache[kind] = dlib.face_recognition_model_v1(str(resolve(DLIB_FACE_RECOGNITION)))
-                else:
+                elif kind == "shape5":
                     cls._cache[kind] = dlib.shape_predictor(str(resolve(DLIB_LANDMARKS_5)))
+                else:
+                    raise KeyError(kind)
+                cls._locks[kind] = threading.Lock()
             return cls._cache[kind]
+
+    @classmethod
+    def call(cls, kind: str, *args):
+        model = cls.get(kind)
+        with cls._locks[kind]:
+            return model(*args) if kind == "shape5" else model.compute_face_descriptor(*args)
 
 
 class FaceEmbedder:
@@ -153,6 +172,11 @@ class FaceEmbedder:
     def params(self) -> dict:
         return {"align": self.align, "jitter": self.jitter}
 
+    def models(self) -> dict[str, dict[str, str]]:
+        from reelscope.vision.face_detect import model_info
+        # the 5-point predictor aligns faces that come without landmarks
+        return {**model_info(DLIB_FACE_RECOGNITION), **model_info(DLIB_LANDMARKS_5)}
+
     # ---- alignment --------------------------------------------------------------------------
     def _template_to_image(self, det: Detections, i: int) -> np.ndarray | None:
         """2x3 similarity from the unit face square to image pixels, from the landmarks."""
@@ -161,9 +185,14 @@ class FaceEmbedder:
         lm = det.landmarks[i, :5].astype(np.float64)
         if not np.isfinite(lm).all():
             return None
-        estimated = set(det.data[i].get("landmarks_estimated", ()) or ())
+        info = det.data[i]
+        estimated = set(info.get("landmarks_estimated", ()) or ())
         w = np.array([0.25 if n in estimated else 1.0 for n in LANDMARK_NAMES])
-        m = _similarity(OUR5_TEMPLATE, lm, w)
+        template = OUR5_TEMPLATE
+        if info.get("nose") == "base":  # dlib backends report the nose base, not the tip
+            template = OUR5_TEMPLATE.copy()
+            template[2] = DLIB5_TEMPLATE[4]
+        m = _similarity(template, lm, w)
         scale = float(np.hypot(m[0, 0], m[1, 0]))
         return m if scale >= 1.0 else None  # a face smaller than ~1 px: fall back to the box
 
@@ -206,7 +235,7 @@ class FaceEmbedder:
             # dlib rectangles are inclusive: right = left + width - 1
             rect = dlib.rectangle(int(round(bx)), int(round(by)), int(round(bx + max(w, 1) * k)) - 1,
                                   int(round(by + max(h, 1) * k)) - 1)
-            shape = _Models.get("shape5")(crop, rect)
+            shape = _Models.call("shape5", crop, rect)
         return crop, shape
 
     def chips(self, rgb: np.ndarray, detections: Detections, size: int = CHIP_SIZE,
@@ -218,6 +247,8 @@ class FaceEmbedder:
         img = as_rgb8(rgb)
         out = np.zeros((len(detections), size, size, 3), np.uint8)
         for i in range(len(detections)):
+            if not np.isfinite(detections.boxes[i]).all():
+                continue  # nothing to cut: a black chip (its embedding is meaningless but finite)
             crop, shape = self._dlib_shape(img, detections, i)
             out[i] = dlib.get_face_chip(crop, shape, size=size, padding=padding)
         return out
@@ -229,11 +260,10 @@ class FaceEmbedder:
         chips = np.asarray(chips)
         if len(chips) == 0:
             return np.zeros((0, EMBEDDING_DIM), np.float32)
-        net = _Models.get("facerec")
         out = []
         for s in range(0, len(chips), self.batch):
             batch = [np.ascontiguousarray(c) for c in chips[s:s + self.batch]]
-            out.extend(np.asarray(v, np.float32) for v in net.compute_face_descriptor(batch, self.jitter))
+            out.extend(np.asarray(v, np.float32) for v in _Models.call("facerec", batch, self.jitter))
         e = np.stack(out).astype(np.float32)
         return e if raw else normalise(e)
 

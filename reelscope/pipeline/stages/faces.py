@@ -16,6 +16,7 @@ def run_faces(ctx: Context, params: dict) -> dict:
     res = analyze_faces(ctx.path, ctx.info, ctx.artifacts["shots"], detector=det, embedder=emb, expressions=expr,
                         sample_fps=params["sample_fps"], max_width=params["max_width"],
                         cluster_method=params["cluster"], cluster_threshold=params["cluster_threshold"],
+                        min_track_len=params["min_track_len"],
                         progress=ctx.report("faces"))
     models = {}
     for m in (det, emb, expr):
@@ -26,5 +27,5 @@ def run_faces(ctx: Context, params: dict) -> dict:
 
 register(Stage("faces", requires=("shots",), provides=("faces",), run=run_faces,
                defaults={"detector": "blazeface", "sample_fps": 2.0, "max_width": 960, "expressions": True,
-                         "cluster": "chinese_whispers", "cluster_threshold": None},
+                         "cluster": "agglomerative", "cluster_threshold": 0.35, "min_track_len": 2},
                description="faces, expressions, tracks and characters"))

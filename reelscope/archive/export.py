@@ -55,12 +55,22 @@ def video_dict(v: db.Video) -> dict:
             "frame_count": s.length, "start_time": round(s.start_time, 6), "end_time": round(s.end_time, 6),
             "start_timecode": seconds_to_timecode(s.start_time, fps),
             "transition_in": s.transition_in, "transition_out": s.transition_out,
+            "size": s.size, "size_confidence": None if s.size_confidence is None else round(s.size_confidence, 4),
+            "size_evidence": s.size_evidence,
             "keyframes": [{
                 "frame": k.frame, "time": round(k.time, 6), "method": k.method, "image": k.image,
                 "width": k.width, "height": k.height,
                 "sharpness": None if k.sharpness is None else round(k.sharpness, 3),
             } for k in s.keyframes],
         } for s in v.shots],
+        "characters": [{
+            "id": c.id, "index": c.idx, "name": c.identity.name if c.identity else None,
+            "identity_id": c.identity_id, "naming": c.naming,  # unknown | named | recognised
+            "match_distance": None if c.match_distance is None else round(c.match_distance, 4),
+            "screen_time": round(c.screen_time, 3), "first_frame": c.first_frame, "last_frame": c.last_frame,
+            "first_time": round(c.first_time, 3), "last_time": round(c.last_time, 3),
+            "thumbnail": c.thumbnail, "expressions": {k: round(x, 4) for k, x in c.expressions.items()},
+        } for c in v.characters],
     }
 
 

@@ -46,6 +46,7 @@ class Video(Base):
                                                 order_by="Shot.idx")
     transitions: Mapped[list["Transition"]] = relationship(back_populates="video", cascade="all, delete-orphan",
                                                             order_by="Transition.boundary_frame")
+    characters: Mapped[list["Character"]] = relationship(viewonly=True, order_by="Character.idx")
 
     @property
     def fps(self) -> float:
@@ -93,6 +94,10 @@ class Shot(Base):
     end_time: Mapped[float] = mapped_column(Float)  # time at which the next shot starts
     transition_in: Mapped[str | None] = mapped_column(String(16), nullable=True)
     transition_out: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # shot size (migration 0003): ECU | CU | MS | FS | LS, its confidence and the evidence used
+    size: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    size_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    size_evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     video: Mapped[Video] = relationship(back_populates="shots")
     keyframes: Mapped[list["Keyframe"]] = relationship(back_populates="shot", cascade="all, delete-orphan",
                                                         order_by="Keyframe.frame")

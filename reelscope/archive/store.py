@@ -104,7 +104,8 @@ class Archive:
     @staticmethod
     def _full():
         return (selectinload(db.Video.runs), selectinload(db.Video.transitions),
-                selectinload(db.Video.shots).selectinload(db.Shot.keyframes))
+                selectinload(db.Video.shots).selectinload(db.Shot.keyframes),
+                selectinload(db.Video.characters).joinedload(db.Character.identity))
 
     def videos(self, full: bool = False) -> list[db.Video]:
         """All videos; ``full`` also loads runs, shots, keyframes and transitions."""
@@ -198,6 +199,11 @@ class Archive:
                         s.add(db.Keyframe(shot_id=shot_rows[kf.shot_index].id, frame=kf.frame, time=kf.time,
                                           method=kf.method, image=f"{info.fingerprint}/keyframes/{name}",
                                           width=w, height=h, sharpness=kf.sharpness))
+                if "shot_size" in stage_names:
+                    for ss in artifacts.get("shot_sizes") or []:
+                        row = shot_rows.get(ss.shot_index)
+                        if row is not None:
+                            row.size, row.size_confidence, row.size_evidence = ss.label, ss.confidence, ss.evidence
                 if "faces" in stage_names:
                     from reelscope.archive.people_io import write_faces
                     write_faces(s, video, artifacts["faces"], face_thumbs, f"{info.fingerprint}/faces")

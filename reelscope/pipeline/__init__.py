@@ -1,4 +1,8 @@
-"""Analysis graph: stages with declared inputs/outputs, and the local executor."""
-from reelscope.pipeline.stage import Context, Stage, get_stage, plan, register, stages
+"""Analysis graph: stages with declared inputs/outputs, and the local executor.
 
-__all__ = ["Context", "Stage", "get_stage", "plan", "register", "stages"]
+The stage registry functions live in ``reelscope.pipeline.stage`` (``stages()``, ``plan``, ...);
+``reelscope.pipeline.stages`` is the package of built-in stage modules.
+"""
+from reelscope.pipeline.stage import Context, Stage, get_stage, plan, register
+
+__all__ = ["Context", "Stage", "get_stage", "plan", "register"]

@@ -7,22 +7,30 @@
     faces.landmarks   (N, 5, 2): subject's right eye, left eye, nose, right mouth corner,
                       left mouth corner (image-left eye first; see detections.py)
     faces.data[i]     {"landmarks_estimated": [...]} names the points a backend did not
-                      measure but derived from the others (see each backend's docstring)
+                      measure but derived from the others (see each backend's docstring);
+                      dlib backends add {"nose": "base"} (nose base, not tip); blazeface adds
+                      {"keypoints6": [[x, y] * 6]} (eyes, nose tip, mouth centre, ear tragions)
 
 Backends (lazy: a model file is loaded, verified, on the first ``detect`` and cached per
 process):
 
-| name        | model (carrier package)                                       | landmarks |
-|-------------|----------------------------------------------------------------|-----------|
-| `blazeface` | MediaPipe BlazeFace short + full range .tflite (mediapipe)     | eyes, nose tip measured; mouth corners from the mouth centre |
-| `hog`       | dlib HOG frontal face detector (dlib) + 5-point shape predictor | eyes, nose base measured; mouth corners from eyes + nose |
-| `mmod`      | dlib CNN MMOD detector (face-recognition-models) + 5-point      | as `hog` |
-| `mtcnn`     | MTCNN P/R/O-Net weights (facenet-pytorch) in our own torch modules | all 5 measured |
+- `blazeface` (default): MediaPipe BlazeFace short + full range .tflite (carrier: mediapipe).
+  Eyes and nose tip measured; mouth corners estimated from the measured mouth centre.
+- `hog`: dlib's HOG frontal face detector + dlib's 5-point shape predictor
+  (face-recognition-models). Eyes and nose base measured; mouth corners from eyes + nose.
+- `mmod`: dlib's CNN MMOD face detector + the 5-point predictor. Landmarks as `hog`.
+- `mtcnn`: MTCNN P/R/O-Net weights (carrier: facenet-pytorch) in our own torch modules.
+  All 5 landmarks measured.
 
 Every backend shares the input handling here: greyscale, single-channel and RGBA images
 are converted to RGB; float images in 0..1 are scaled; an image smaller than ``min_side``
 (20 px) on either side yields no faces; an image larger than ``max_side`` (1280 px) is
 downscaled for detection and the results mapped back to its pixels.
+
+Which to use (bench/results/face_detect.md): `blazeface` by default, ~9 ms per 640x360 frame,
+every MEDS mugshot (profiles too), faces from ~24 px; `mtcnn` for the smallest faces and
+measured mouth corners (~4-8x slower); `hog` (frontal only) and `mmod` (~1 s per frame) where
+dlib's behaviour is wanted.
 """
 from __future__ import annotations
 

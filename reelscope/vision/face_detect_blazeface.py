@@ -29,10 +29,11 @@ merged by weighted NMS; see bench/results/face_detect.md).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
-import numpy as np
 import cv2
+import numpy as np
 
 from reelscope.errors import MissingDependency
 from reelscope.models.registry import BLAZEFACE_FULL, BLAZEFACE_SHORT, ModelSpec, resolve
@@ -46,12 +47,11 @@ class _Variant:
     size: int
     strides: tuple[int, ...]
     interpolated_scale_aspect_ratio: float
-    min_score: float  # MediaPipe's graph default
 
 
 VARIANTS = {
-    "short": _Variant(BLAZEFACE_SHORT, 128, (8, 16, 16, 16), 1.0, 0.5),
-    "full": _Variant(BLAZEFACE_FULL, 192, (4,), 0.0, 0.6),
+    "short": _Variant(BLAZEFACE_SHORT, 128, (8, 16, 16, 16), 1.0),
+    "full": _Variant(BLAZEFACE_FULL, 192, (4,), 0.0),
 }
 
 
@@ -114,7 +114,6 @@ class _Model:
     ``invoke`` is guarded by the detector's lock."""
 
     def __init__(self, variant: _Variant, threads: int):
-        import threading
         self.variant = variant
         self.it = _interpreter(str(resolve(variant.spec)), threads)
         inp = self.it.get_input_details()[0]
@@ -198,7 +197,7 @@ class BlazeFaceDetector(FaceDetector):
 
     def _params(self):
         return {"model": self.model, "tiles": self.tiles, "short_min_size": self.short_min_size,
-                "nms_threshold": self.nms_threshold, "threads": self.threads}
+                "nms_threshold": self.nms_threshold}
 
     def _model(self, v: _Variant) -> _Model:
         return MODEL_CACHE.get(("blazeface", v.spec.name, self.threads), lambda: _Model(v, self.threads))

@@ -1,0 +1,107 @@
+"""The reelscope REST API over one archive (FastAPI; OpenAPI docs at /docs).
+
+Thin by design: validation, auth, files and jobs here; every analysis is a call into the
+library (reelscope.analysis, reelscope.people.photos, reelscope.archive.gallery).
+
+    app = create_app("my-archive", token="s3cret", allowed_roots=["/srv/videos"])
+    uvicorn reelscope.api.app:app_from_env --factory     # settings from the environment
+
+Environment (app_from_env, ``reelscope serve``): REELSCOPE_ARCHIVE, REELSCOPE_DB_URL,
+REELSCOPE_API_TOKEN, REELSCOPE_READ_TOKEN_REQUIRED (1/true), REELSCOPE_ALLOWED_ROOTS
+(os.pathsep-separated folders), REELSCOPE_MAX_UPLOAD_MB.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Iterable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from reelscope import __version__
+from reelscope.api.jobs import JobManager
+from reelscope.api.security import BodyLimit, Settings, parse_roots
+from reelscope.api.state import AppState, http_error
+from reelscope.archive import Archive
+from reelscope.errors import MediaError, ReelscopeError
+
+MULTIPART_SLACK = 1 << 20  # room for multipart boundaries and form fields around an upload
+
+
+def create_app(archive_location: str | Path | None, db_url: str | None = None, *, token: str | None = None,
+               read_token_required: bool = False, allowed_roots: Iterable[str | Path] = (),
+               max_upload_mb: float = 200, job_workers: int = 1) -> FastAPI:
+    """A FastAPI app over the archive at ``archive_location`` (a folder; ``db_url`` for PostgreSQL).
+
+    ``token``: writes need ``Authorization: Bearer <token>`` (all requests if
+    ``read_token_required``); no token means writes are open (bind to localhost then).
+    ``allowed_roots``: server-side folders whose videos may be analysed by path and streamed.
+    """
+    settings = Settings(token=token or None, read_token_required=read_token_required,
+                        allowed_roots=tuple(Path(r) for r in allowed_roots),
+                        max_upload_bytes=int(max_upload_mb * (1 << 20)))
+    archive = Archive(archive_location, db_url)
+    state = AppState(archive, settings, JobManager(archive, workers=job_workers))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        state.jobs.shutdown()
+        archive.close()
+
+    app = _fastapi(title="reelscope", version=__version__, lifespan=lifespan,
+                  description="Video archive service: analyse images and videos, browse shots, keyframes and "
+                              "characters, name people, search. Write operations need `Authorization: Bearer "
+                              "<token>` when the server has a token.")
+    app.state.reelscope = state
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + MULTIPART_SLACK)
+
+    @app.exception_handler(ReelscopeError)
+    async def _user_error(_request: Request, exc: ReelscopeError) -> JSONResponse:
+        if isinstance(exc, MediaError):  # a file that is not usable media
+            return JSONResponse({"detail": str(exc)}, status_code=415)
+        err = http_error(exc)
+        return JSONResponse({"detail": err.detail}, status_code=err.status_code)
+
+    @app.exception_handler(StaleDataError)
+    @app.exception_handler(IntegrityError)
+    async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
+        # two writers changed the same rows at once (e.g. merge/split of one character, one new name)
+        return JSONResponse({"detail": "changed by someone else at the same time; reload and retry"},
+                            status_code=409)
+
+    from reelscope.api import routes_analyze, routes_browse, routes_people, routes_search
+
+    for r in (routes_browse.open_router, routes_browse.router, routes_analyze.router, routes_people.router,
+              routes_search.router):
+        app.include_router(r)
+    return app
+
+
+def _fastapi(**kw) -> FastAPI:
+    """FastAPI with /docs served from local files (fastapi-offline): these machines may have no CDN."""
+    try:
+        from fastapi_offline import FastAPIOffline
+    except ImportError:  # docs then load Swagger UI from its CDN
+        return FastAPI(**kw)
+    return FastAPIOffline(**kw)
+
+
+def settings_from_env() -> dict:
+    """create_app keyword arguments from REELSCOPE_* environment variables."""
+    env = os.environ
+    out: dict = {"token": env.get("REELSCOPE_API_TOKEN") or None,
+                 "read_token_required": env.get("REELSCOPE_READ_TOKEN_REQUIRED", "").lower() in ("1", "true", "yes"),
+                 "allowed_roots": parse_roots(env.get("REELSCOPE_ALLOWED_ROOTS"))}
+    if env.get("REELSCOPE_MAX_UPLOAD_MB"):
+        out["max_upload_mb"] = float(env["REELSCOPE_MAX_UPLOAD_MB"])
+    return out
+
+
+def app_from_env() -> FastAPI:
+    """The app configured only by the environment (for ``uvicorn --factory``)."""
+    return create_app(os.environ.get("REELSCOPE_ARCHIVE"), os.environ.get("REELSCOPE_DB_URL"), **settings_from_env())

@@ -1,0 +1,268 @@
+"""Request and response models of the REST API (they document the OpenAPI schema at /docs).
+
+The video document mirrors the archive JSON export (docs/export-schema.md); its models allow
+extra keys, so an additive change of the export passes through unchanged.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reelscope.analysis import DEFAULT_STAGES
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in every supported database
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+ShotSize = Literal["ECU", "CU", "MS", "FS", "LS"]
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    total: int
+    offset: int
+    limit: int
+    items: list[T]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    database: str = Field(description="database dialect: sqlite or postgresql")
+    jobs: dict[str, int] = Field(description="number of jobs per status")
+
+
+class StageInfo(BaseModel):
+    name: str
+    requires: list[str]
+    provides: list[str]
+    defaults: dict[str, Any]
+    version: str
+    description: str
+
+
+class VideoSummary(BaseModel):
+    id: int
+    fingerprint: str
+    filename: str
+    path: str
+    width: int
+    height: int
+    fps: str
+    frame_count: int
+    duration: float
+    shots: int
+    characters: int
+    thumbnail: str | None = Field(None, description="first keyframe, relative to /api/media/")
+    created_at: datetime | None = None
+
+
+# ---- the export document (docs/export-schema.md) ----------------------------------------------
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class KeyframeOut(_Open):
+    frame: int
+    time: float
+    method: str
+    image: str = Field(description="relative to the media store: GET /api/media/{image}")
+    width: int
+    height: int
+    sharpness: float | None = None
+
+
+class ShotOut(_Open):
+    index: int
+    start_frame: int
+    end_frame: int
+    frame_count: int
+    start_time: float
+    end_time: float
+    start_timecode: str
+    transition_in: str | None = None
+    transition_out: str | None = None
+    size: str | None = None
+    size_confidence: float | None = None
+    keyframes: list[KeyframeOut] = []
+
+
+class TransitionOut(_Open):
+    type: str
+    start_frame: int
+    end_frame: int
+    boundary_frame: int
+    score: float
+    detector: str
+
+
+class RunOut(_Open):
+    stage: str
+    status: str
+    params: dict[str, Any]
+    models: dict[str, Any]
+    reelscope_version: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    seconds: float | None = None
+
+
+class CharacterOut(_Open):
+    id: int
+    index: int
+    name: str | None = None
+    identity_id: int | None = None
+    naming: str = Field(description="unknown | named | recognised")
+    match_distance: float | None = None
+    screen_time: float
+    first_frame: int
+    last_frame: int
+    first_time: float
+    last_time: float
+    thumbnail: str | None = None
+    expressions: dict[str, float] = {}
+
+
+class TrackOut(BaseModel):
+    id: int
+    shot_index: int
+    first_frame: int
+    last_frame: int
+    seconds: float
+
+
+class CharacterDetail(CharacterOut):
+    video_id: int
+    version: int
+    tracks: list[TrackOut] = []
+
+
+class VideoExport(_Open):
+    id: int
+    fingerprint: str
+    path: str
+    filename: str
+    size_bytes: int
+    width: int
+    height: int
+    rotation: int
+    fps: str = Field(description="exact rational frame rate, e.g. 24000/1001")
+    frame_count: int
+    duration: float
+    analysis_runs: list[RunOut] = []
+    transitions: list[TransitionOut] = []
+    shots: list[ShotOut] = []
+    characters: list[CharacterOut] = []
+
+
+class ShotHit(ShotOut):
+    video_id: int
+    duration: float
+    url: str = Field(description="web app link to the shot's first frame")
+
+
+# ---- people -----------------------------------------------------------------------------------
+class IdentityOut(BaseModel):
+    id: int
+    name: str
+    references: int
+    characters: int
+    videos: int
+
+
+class NameRequest(BaseModel):
+    name: Name
+    expected_version: Annotated[int, Field(ge=0, le=MAX_ID)] | None = Field(
+        None, description="the character version you saw; a later change by someone else answers 409")
+
+
+class MergeRequest(BaseModel):
+    ids: list[Id] = Field(min_length=2, max_length=100, description="characters of one video; merged into the first")
+
+
+class SplitRequest(BaseModel):
+    tracks: list[Id] = Field(min_length=1, max_length=1000, description="face track ids to move to a new character")
+
+
+class UndoOut(BaseModel):
+    event_id: int
+    action: str
+
+
+# ---- single images ----------------------------------------------------------------------------
+class FaceOut(BaseModel):
+    index: int
+    box: list[float] = Field(description="x, y, width, height in pixels of the image")
+    score: float
+    name: str | None = Field(None, description="identity recognised from the gallery (open set), else null")
+    identity_id: int | None = None
+    distance: float | None = Field(None, description="embedding distance to the nearest identity")
+    expression: str | None = None
+    expression_scores: dict[str, float] | None = None
+
+
+class SeedObject(BaseModel):
+    ObjectID: str
+    Bb: list[float] = Field(description="x, y, width, height in pixels")
+    score: float
+
+
+class ImageResult(BaseModel):
+    """One image's faces; ``frameIdx``/``objects`` are the seed system's per-frame form."""
+    filename: str
+    width: int | None = None
+    height: int | None = None
+    faces: list[FaceOut] = []
+    frameIdx: int
+    objects: list[SeedObject] = []
+    error: str | None = Field(None, description="set (and no faces) when this image could not be read")
+
+
+# ---- jobs -------------------------------------------------------------------------------------
+class JobRequest(BaseModel):
+    path: str = Field(min_length=1, max_length=4096, description="a video file on the server, under an allowed root")
+    stages: list[Annotated[str, Field(max_length=64)]] = Field(default=list(DEFAULT_STAGES), max_length=32)
+    params: dict[str, dict[str, Any]] = Field(default={}, description="stage -> parameters, see GET /api/stages")
+    force: bool = False
+
+
+class JobProgress(BaseModel):
+    stage: str | None = None
+    done: int = 0
+    total: int = 0
+
+
+class JobOut(BaseModel):
+    id: str
+    status: JobStatus
+    source: str = Field(description="file name of the video")
+    stages: list[str]
+    params: dict[str, dict[str, Any]]
+    force: bool
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: JobProgress
+    video_id: int | None = None
+    outcome: str | None = Field(None, description="analyzed | skipped (already in the archive with these settings)")
+    error: str | None = None
+
+
+# ---- search -----------------------------------------------------------------------------------
+class SearchHit(BaseModel):
+    kind: Literal["shot", "character"]
+    video_id: int
+    filename: str
+    frame: int = Field(description="the exact frame the hit points at")
+    time: float = Field(description="presentation time of that frame, seconds")
+    url: str = Field(description="web app link that opens the video at that time")
+    shot_index: int | None = None
+    end_time: float | None = None
+    size: str | None = None
+    character_id: int | None = None
+    name: str | None = None
+    expression: str | None = None
+    image: str | None = Field(None, description="keyframe or face thumbnail, relative to /api/media/")
+    matched: list[str] = Field(description="which filters/text the hit satisfied")

@@ -1,0 +1,70 @@
+"""`reelscope serve`: the REST API (and whatever the app mounts) over one archive, with uvicorn."""
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from reelscope.cli_common import ArchiveOpt, DbOpt, err, fail
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(8000, help="TCP port."),
+    archive: Optional[Path] = ArchiveOpt,
+    db: Optional[str] = DbOpt,
+    token: Optional[str] = typer.Option(None, help="API token that write operations need "
+                                                   "(default: $REELSCOPE_API_TOKEN)."),
+    read_token_required: bool = typer.Option(False, "--read-token-required",
+                                             help="Reads need the token too (default: reads are open)."),
+    allow: List[Path] = typer.Option([], "--allow", help="Folder whose videos may be analysed by server path and "
+                                                         "streamed (repeat; also $REELSCOPE_ALLOWED_ROOTS)."),
+    max_upload_mb: Optional[float] = typer.Option(None, help="Upload size limit in MiB "
+                                                             "(default: $REELSCOPE_MAX_UPLOAD_MB or 200)."),
+):
+    """Serve the archive over HTTP: REST API with OpenAPI docs at /docs."""
+    try:
+        import uvicorn
+
+        from reelscope.api.app import create_app, settings_from_env
+    except ImportError as e:
+        fail(f"the API needs its extra: pip install 'reelscope[api]' ({e})")
+    from reelscope.errors import ReelscopeError
+
+    kw = settings_from_env()
+    kw["token"] = token or kw["token"]
+    kw["read_token_required"] = read_token_required or kw["read_token_required"]
+    kw["allowed_roots"] = tuple(kw["allowed_roots"]) + tuple(allow)
+    if max_upload_mb is not None:
+        kw["max_upload_mb"] = max_upload_mb
+    for root in kw["allowed_roots"]:
+        if not Path(root).is_dir():
+            fail(f"--allow {root}: not a folder")
+    if not kw["token"] and not _loopback(host):
+        err.print(f"[yellow]warning:[/yellow] no API token: anyone who reaches {host}:{port} can change the "
+                  "archive (set --token or REELSCOPE_API_TOKEN)", highlight=False)
+    try:
+        app = create_app(archive, db, **kw)
+    except ReelscopeError as e:
+        fail(str(e))
+    err.print(f"reelscope API on http://{host}:{port}/docs  (archive {app.state.reelscope.archive.location})",
+              highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+app = typer.Typer(add_completion=False, help="Serve the archive over HTTP.")
+app.command()(serve)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,120 @@
+"""The shot_size stage: ECU / CU / MS / FS / LS per shot, voted over frames at 25/50/75%.
+
+Parameters: ``model`` ("rules", the default classifier of reelscope.shots.shot_size, or the
+path of a model file from ``reelscope train shot-size``), ``positions`` (fractions of each
+shot), ``max_width`` (frames are analysed at most this wide), ``pose`` / ``segmentation``
+(the rules' body evidence; without pose the stage is about twice as fast and about 2 points
+less accurate on the labelled set, see bench/results/shot_size.md).
+
+One decoding pass over the video; only the sampled frames are converted to RGB (at most
+``max_width`` wide), so the pass costs little more than decoding. Each shot's frames are
+classified as soon as its last sample is decoded.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, Sequence
+
+import av
+import numpy as np
+
+from reelscope.errors import MediaError
+from reelscope.media.info import VideoInfo, open_container
+from reelscope.pipeline.stage import Context, Stage, register
+from reelscope.shots.types import Shot
+
+
+def sample_frames(shots: Sequence[Shot], positions: Sequence[float]) -> dict[int, list[int]]:
+    """Frame index -> shot indices that sample it: each shot at ``positions`` (fractions of its
+    length, e.g. 0.25, 0.5, 0.75), distinct frames only (a 1-frame shot gives 1 frame)."""
+    wanted: dict[int, list[int]] = {}
+    for s in shots:
+        frames = sorted({min(s.end, max(s.start, s.start + int(p * s.length))) for p in positions})
+        for f in frames:
+            wanted.setdefault(f, []).append(s.index)
+    return wanted
+
+
+def _rgb(frame, width: int, rotation: int) -> np.ndarray:
+    """An RGB copy of a decoded frame, at most ``width`` wide after display rotation."""
+    k = (rotation // 90) % 4
+    dw, dh = (frame.height, frame.width) if k % 2 else (frame.width, frame.height)
+    if dw > width:
+        dh = max(2, int(round(dh * width / dw / 2)) * 2)
+        dw = width
+    sw, sh = (dh, dw) if k % 2 else (dw, dh)
+    img = frame.reformat(width=sw, height=sh, format="rgb24").to_ndarray() if (sw, sh) != (frame.width, frame.height) \
+        else frame.to_ndarray(format="rgb24")
+    return np.ascontiguousarray(np.rot90(img, k)) if k else img
+
+
+def decode_selected(path: str, info: VideoInfo, wanted: set[int], width: int = 640) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, rgb) for the wanted frame indices, in order: frames are numbered as
+    ``media.decode.iter_frames`` numbers them (0-based, presentation order as decoded), the
+    display rotation is applied, corrupt packets are skipped."""
+    if not wanted:
+        return
+    last = max(wanted)
+    container = open_container(path)
+    try:
+        if not container.streams.video:
+            raise MediaError(path, "has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        index = 0
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            for frame in frames:
+                if index in wanted:
+                    yield index, _rgb(frame, width, info.rotation)
+                index += 1
+                if index > last:
+                    return
+    finally:
+        container.close()
+
+
+def classify_shots(path: str, info: VideoInfo, shots: Sequence[Shot], classifier, *,
+                   positions: Sequence[float] = (0.25, 0.5, 0.75), max_width: int = 640,
+                   progress: Callable[[int, int], None] | None = None) -> list:
+    """A ShotSize (with ``shot_index``) for every shot that has a decodable sampled frame."""
+    wanted = sample_frames(shots, positions)
+    need = {s.index: sum(s.index in v for v in wanted.values()) for s in shots}
+    got: dict[int, list[np.ndarray]] = {}
+    out = {}
+    done = 0
+    for index, rgb in decode_selected(path, info, set(wanted), max_width):
+        for si in wanted[index]:
+            got.setdefault(si, []).append(rgb)
+            if len(got[si]) == need[si]:
+                size = classifier.classify_shot(got.pop(si))
+                size.shot_index = si
+                out[si] = size
+                done += 1
+                if progress:
+                    progress(done, len(shots))
+    for si, frames in got.items():  # shots whose later samples did not decode (truncated tail)
+        size = classifier.classify_shot(frames)
+        size.shot_index = si
+        out[si] = size
+    if progress:
+        progress(len(shots), len(shots))
+    return [out[k] for k in sorted(out)]
+
+
+def run_shot_size(ctx: Context, params: dict) -> dict:
+    from reelscope.shots.shot_size import make_shot_size_classifier
+    options = {} if params["model"] not in ("rules", "", None) else {
+        "max_width": params["max_width"], "pose": params["pose"], "segmentation": params["segmentation"]}
+    clf = make_shot_size_classifier(params["model"], **options)
+    sizes = classify_shots(ctx.path, ctx.info, ctx.artifacts["shots"], clf, positions=params["positions"],
+                           max_width=params["max_width"], progress=ctx.report("shot_size"))
+    return {"shot_sizes": sizes, "_run": {"params": {**params, "classifier": clf.params()}, "models": clf.models()}}
+
+
+register(Stage("shot_size", requires=("shots",), provides=("shot_sizes",), run=run_shot_size,
+               defaults={"model": "rules", "positions": [0.25, 0.5, 0.75], "max_width": 640, "pose": True,
+                         "segmentation": True},
+               description="shot size per shot (ECU/CU/MS/FS/LS) from faces, body pose, person masks, saliency"))

@@ -10,7 +10,7 @@ def run_faces(ctx: Context, params: dict) -> dict:
     from reelscope.vision.face_detect import make_face_detector
     from reelscope.vision.face_embed import FaceEmbedder
 
-    det = make_face_detector(params["detector"])
+    det = make_face_detector(params["detector"], min_score=params["min_score"])
     emb = FaceEmbedder()
     expr = ExpressionClassifier() if params["expressions"] else None
     res = analyze_faces(ctx.path, ctx.info, ctx.artifacts["shots"], detector=det, embedder=emb, expressions=expr,
@@ -26,6 +26,6 @@ def run_faces(ctx: Context, params: dict) -> dict:
 
 
 register(Stage("faces", requires=("shots",), provides=("faces",), run=run_faces,
-               defaults={"detector": "blazeface", "sample_fps": 2.0, "max_width": 960, "expressions": True,
+               defaults={"detector": "blazeface", "min_score": 0.5, "sample_fps": 2.0, "max_width": 960, "expressions": True,
                          "cluster": "agglomerative", "cluster_threshold": 0.35, "min_track_len": 2},
                description="faces, expressions, tracks and characters"))

@@ -181,9 +181,61 @@ def machine() -> dict:
             "versions": vers, "load_before": [round(x, 2) for x in os.getloadavg()]}
 
 
+def run_config(label, backend, params, media, n) -> tuple[dict, list]:
+    tos, v01, cam, meds = media
+    det = make_face_detector(backend, **params)
+    r: dict = {"backend": backend, "params": det.params(), "models": det.models()}
+    t0 = time.perf_counter()
+    r["speed_640x360"] = speed(det, tos, n)
+    r["speed_640x480"] = speed(det, v01, n)
+    dets, ms = timed(det, [im for _, im in meds])
+    counts = [len(d) for d in dets]
+    r["meds"] = {"images": len(meds), "exactly_one": round(counts.count(1) / len(meds), 4),
+                 "at_least_one": round(sum(c >= 1 for c in counts) / len(meds), 4),
+                 "misses": [meds[i][0] for i, c in enumerate(counts) if c == 0],
+                 "extra": [meds[i][0] for i, c in enumerate(counts) if c > 1],
+                 "ms_median": round(statistics.median(ms), 1)}
+    cam_dets = [det.detect(im) for im in cam]
+    r["caminandes"] = {"frames": len(cam), "frames_with_faces": sum(len(d) > 0 for d in cam_dets),
+                       "detections": sum(len(d) for d in cam_dets),
+                       "max_score": round(max([float(d.scores.max()) for d in cam_dets if len(d)], default=0), 3)}
+    r["seconds"] = round(time.perf_counter() - t0, 1)
+    return r, dets
+
+
+def small_face_set(meds, meds_dets) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Up to 20 MEDS faces (square crops, face box in the crop) that blazeface, hog and mtcnn
+    each find exactly once at full size: failures at small sizes are then due to size."""
+    good = [i for i in range(len(meds)) if all(len(meds_dets[k][i]) == 1 for k in ("blazeface", "hog", "mtcnn"))]
+    faces = []
+    for i in good[:20]:
+        im = meds[i][1]
+        x, y, w, h = meds_dets["blazeface"][i].boxes[0]
+        side = 1.8 * max(w, h)
+        cx, cy = x + w / 2, y + h / 2
+        m = np.float32([[1, 0, side / 2 - cx], [0, 1, side / 2 - cy]])
+        crop = cv2.warpAffine(im, m, (int(side), int(side)), borderMode=cv2.BORDER_REPLICATE)
+        faces.append((crop, np.array([side / 2 - w / 2, side / 2 - h / 2, w, h], np.float32)))
+    return faces
+
+
+def small_face_recall(backend, params, faces, background) -> dict:
+    det = make_face_detector(backend, **params)
+    rec = {}
+    for size in (SIZES if backend not in SLOW else (32, 64, 128)):
+        hit = total = 0
+        for img, truth in composites(faces if backend not in SLOW else faces[:8], background, size):
+            hit += matched(truth, det.detect(img).boxes)
+            total += len(truth)
+        rec[str(size)] = round(hit / total, 3)
+    return rec
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--skip", nargs="*", default=[], help="config labels or backends to skip")
+    ap.add_argument("--only", nargs="*", default=[],
+                    help="rerun only these config labels and merge them into the existing results")
     ap.add_argument("--frames", type=int, default=120, help="frames per clip for the speed runs")
     ap.add_argument("--slow-frames", type=int, default=10, help="frames per clip for MMOD")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "face_detect")
@@ -193,7 +245,18 @@ def main(argv=None):
         res = json.loads(args.out.with_suffix(".json").read_text())
         args.out.with_suffix(".md").write_text(markdown(res))
         return
-    configs = {k: v for k, v in CONFIGS.items() if k not in args.skip and v[0] not in args.skip}
+    if args.only:
+        unknown = [k for k in args.only if k not in CONFIGS]
+        if unknown:
+            ap.error(f"unknown config(s) {unknown}; known: {list(CONFIGS)}")
+        configs = {k: CONFIGS[k] for k in args.only}
+        results = json.loads(args.out.with_suffix(".json").read_text())
+    else:
+        configs = {k: v for k, v in CONFIGS.items() if k not in args.skip and v[0] not in args.skip}
+        results = {"machine": machine(), "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                   "command": "python bench/bench_face_detect.py " + " ".join(argv or sys.argv[1:]), "configs": {}}
+    run_info = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                "load_before": [round(x, 2) for x in os.getloadavg()]}
 
     log("decoding media ...")
     tos = frames(DATA / "video" / "clip_01_tears_of_steel.mp4", limit=args.frames)
@@ -201,68 +264,43 @@ def main(argv=None):
     cam = frames(DATA / "video" / "clip_02_caminandes.mp4", indices=np.linspace(0, 239, 50).round())
     meds = meds_images()
     background = frames(DATA / "video" / "clip_01_tears_of_steel.mp4", indices=[0])[0]  # a robot: no faces
+    media = (tos, v01, cam, meds)
 
-    results: dict = {"machine": machine(), "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                     "command": "python bench/bench_face_detect.py " + " ".join(argv or sys.argv[1:]),
-                     "configs": {}}
     meds_dets: dict[str, list] = {}
     for label, (backend, params) in configs.items():
         log(f"{label} ...")
-        det = make_face_detector(backend, **params)
-        n = args.slow_frames if backend in SLOW else args.frames
-        r: dict = {"backend": backend, "params": det.params(), "models": det.models()}
-        t0 = time.perf_counter()
-        r["speed_640x360"] = speed(det, tos, n)
-        r["speed_640x480"] = speed(det, v01, n)
-        dets, ms = timed(det, [im for _, im in meds])
-        meds_dets[label] = dets
-        counts = [len(d) for d in dets]
-        r["meds"] = {"images": len(meds), "exactly_one": round(counts.count(1) / len(meds), 4),
-                     "at_least_one": round(sum(c >= 1 for c in counts) / len(meds), 4),
-                     "misses": [meds[i][0] for i, c in enumerate(counts) if c == 0],
-                     "extra": [meds[i][0] for i, c in enumerate(counts) if c > 1],
-                     "ms_median": round(statistics.median(ms), 1)}
-        cam_dets = [det.detect(im) for im in cam]
-        r["caminandes"] = {"frames": len(cam), "frames_with_faces": sum(len(d) > 0 for d in cam_dets),
-                           "detections": sum(len(d) for d in cam_dets),
-                           "max_score": round(max([float(d.scores.max()) for d in cam_dets if len(d)], default=0), 3)}
-        r["seconds"] = round(time.perf_counter() - t0, 1)
+        r, meds_dets[label] = run_config(label, backend, params, media,
+                                         args.slow_frames if backend in SLOW else args.frames)
+        if args.only:
+            r["run"] = run_info
         results["configs"][label] = r
         log(f"  {json.dumps({k: r[k] for k in ('speed_640x360', 'meds', 'caminandes')})[:400]}")
+    for ref in ("blazeface", "hog", "mtcnn"):  # the small-face set and landmark yardstick need these
+        if ref not in meds_dets:
+            det = make_face_detector(CONFIGS[ref][0], **CONFIGS[ref][1])
+            meds_dets[ref] = [det.detect(im) for _, im in meds]
 
-    # small faces: MEDS faces every fast backend found exactly once at full size
-    fast = [k for k in ("blazeface", "hog", "mtcnn") if k in meds_dets]
-    if fast and "blazeface" in meds_dets:
-        good = [i for i in range(len(meds)) if all(len(meds_dets[k][i]) == 1 for k in fast)][:20]
-        faces = []
-        for i in good:
-            im = meds[i][1]
-            x, y, w, h = meds_dets["blazeface"][i].boxes[0]
-            side = 1.8 * max(w, h)
-            cx, cy = x + w / 2, y + h / 2
-            m = np.float32([[1, 0, side / 2 - cx], [0, 1, side / 2 - cy]])
-            crop = cv2.warpAffine(im, m, (int(side), int(side)), borderMode=cv2.BORDER_REPLICATE)
-            faces.append((crop, np.array([side / 2 - w / 2, side / 2 - h / 2, w, h], np.float32)))
-        results["small_faces"] = {"faces": len(faces), "sizes": list(SIZES), "recall": {}}
-        for label, (backend, params) in configs.items():
-            det = make_face_detector(backend, **params)
-            rec, fp = {}, 0
-            sizes = SIZES if backend not in SLOW else (32, 64, 128)
-            for size in sizes:
-                hit = total = 0
-                for img, truth in composites(faces if backend not in SLOW else faces[:8], background, size):
-                    d = det.detect(img)
-                    hit += matched(truth, d.boxes)
-                    total += len(truth)
-                    fp += max(0, len(d) - matched(truth, d.boxes))
-                rec[str(size)] = round(hit / total, 3)
-            results["small_faces"]["recall"][label] = rec
-            log(f"  small faces {label}: {rec}")
+    faces = small_face_set(meds, meds_dets)
+    sf = results.setdefault("small_faces", {"recall": {}})
+    sf.update({"faces": len(faces), "sizes": list(SIZES)})
+    for label, (backend, params) in configs.items():
+        sf["recall"][label] = small_face_recall(backend, params, faces, background)
+        log(f"  small faces {label}: {sf['recall'][label]}")
 
-    refs = reference_landmarks(meds, meds_dets.get("hog", meds_dets.get("blazeface", [])))
-    results["landmarks_vs_dlib68"] = {label: landmark_error(dets, refs) for label, dets in meds_dets.items()}
+    refs = reference_landmarks(meds, meds_dets["hog"])
+    lm = results.setdefault("landmarks_vs_dlib68", {})
+    for label in configs:
+        lm[label] = landmark_error(meds_dets[label], refs)
 
-    results["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    # keep the configs in CONFIGS order
+    for key in ("configs",):
+        results[key] = {k: results[key][k] for k in CONFIGS if k in results[key]}
+    sf["recall"] = {k: sf["recall"][k] for k in CONFIGS if k in sf["recall"]}
+    results["landmarks_vs_dlib68"] = {k: lm[k] for k in CONFIGS if k in lm}
+    if args.only:
+        run_info["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    else:
+        results["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(results))
@@ -291,6 +329,10 @@ def markdown(res: dict) -> str:
         lines.append(f"| {label} | {a['ms_median']:.1f} | {a['faces_per_frame']:.2f} | {b['ms_median']:.1f} | "
                      f"{b['faces_per_frame']:.2f} | {me['exactly_one']:.3f} | {me['at_least_one']:.3f} | "
                      f"{c['frames_with_faces']} (max score {c['max_score']:.2f}) |")
+    later = [(k, r["run"]) for k, r in res["configs"].items() if "run" in r]
+    for k, run in later:
+        lines.append(f"\n{k}: measured in a later run (`--only`), {run['date']}, load average before "
+                     f"{run['load_before']}, after {run.get('load_after')}.")
     sf = res.get("small_faces")
     if sf:
         lines += ["", f"Small-face recall ({sf['faces']} MEDS faces pasted 4 to a 640x360 frame; "

@@ -79,6 +79,10 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
     for r in (routes_browse.open_router, routes_browse.router, routes_analyze.router, routes_people.router,
               routes_search.router):
         app.include_router(r)
+
+    from reelscope.web import mount_web  # the web app, served by this process (after /api, /docs)
+
+    mount_web(app)
     return app
 
 

@@ -2,7 +2,7 @@
 
 Works out of the box, offline: every model is a MediaPipe .tflite file carried by the
 mediapipe wheel (never imported; registry entries in reelscope/models/registry.py), run with
-ai-edge-litert. About 40 ms a frame at 640x360 on a 2-core CPU (bench/results/shot_size.md).
+ai-edge-litert. About 40-50 ms a frame at 640x360 on a 2-core CPU (bench/results/shot_size.md).
 
 Evidence, measured on the active picture (letterbox / pillarbox bars removed), coordinates
 as fractions of its width / height:

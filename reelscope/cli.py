@@ -115,24 +115,25 @@ def show(
 @app.command()
 def export(
     video: Optional[str] = typer.Argument(None, help="Video to export; omit to export the whole archive (JSON only)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output file: .json, .edl or .otio."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json, edl or otio (default: from the extension)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file: .json, .edl, .otio or .csv (shot sizes over time)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json, edl, otio or csv (default: from the extension)."),
     archive: Optional[Path] = ArchiveOpt,
     db: Optional[str] = DbOpt,
 ):
     """Export the archive JSON (versioned schema), or a video's shot list as EDL / OpenTimelineIO."""
-    from reelscope.archive.export import write_json, write_shot_list
+    from reelscope.archive.export import write_json, write_shot_list, write_sizes_csv
 
     arch = _open(archive, db)
     fmt = (fmt or output.suffix.lstrip(".")).lower()
     if fmt == "json":
         vids = [_video(arch, video)] if video else arch.videos(full=True)
         write_json(vids, output)
-    elif fmt in ("edl", "otio"):
+    elif fmt in ("edl", "otio", "csv"):
         if not video:
-            err.print("[red]error:[/red] EDL/OTIO export needs one video", highlight=False)
+            err.print("[red]error:[/red] EDL/OTIO/CSV export needs one video", highlight=False)
             raise typer.Exit(2)
-        write_shot_list(_video(arch, video), output, fmt)
+        v = _video(arch, video)
+        write_sizes_csv(v, output) if fmt == "csv" else write_shot_list(v, output, fmt)
     else:
         err.print(f"[red]error:[/red] {output}: unknown export format {fmt!r} (use json, edl or otio)",
                   highlight=False)

@@ -134,3 +134,33 @@ def test_cli_report(analyzed, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert len(re.findall(r"<img\b", html)) == len(analyzed["data"]["shots"])
     assert "clip_03_sintel.mp4" in html
+
+
+def test_story_view_and_sizes_csv(tmp_path):
+    """Shot sizes over time: a report section and a CSV export (sizes set directly in the archive)."""
+    import csv
+
+    import reelscope
+    from reelscope.archive import Archive
+    from reelscope.archive import schema as sc
+    from reelscope.archive.export import video_dict, write_sizes_csv
+    from reelscope.report.html import render_report
+    from reelscope.report.story import size_distribution
+
+    import conftest
+
+    frames = [conftest.shot_frame(conftest.scene(50 + t // 20), t) for t in range(60)]
+    path = conftest.encode(tmp_path / "three.mp4", frames)
+    (o,) = reelscope.analyze(path, archive=tmp_path / "a", stages=["shots"])
+    with Archive(tmp_path / "a") as a:
+        with a.session() as s, s.begin():
+            for shot, size in zip(s.query(sc.Shot).order_by(sc.Shot.idx), ["CU", "LS", "CU"]):
+                shot.size, shot.size_confidence = size, 0.8
+        v = a.video(o.video_id)
+        rows = list(csv.DictReader(open(write_sizes_csv(v, tmp_path / "s.csv"))))
+        data = video_dict(v)
+    assert [r["size"] for r in rows] == ["CU", "LS", "CU"] and float(rows[0]["duration"]) > 0
+    dist = size_distribution(data["shots"])
+    assert dist["CU"]["shots"] == 2 and abs(sum(d["share"] for d in dist.values()) - 1) < 1e-3
+    html = render_report(data, {})
+    assert "Story view: shot size over time" in html and "shot-size-timeline" in html

@@ -94,6 +94,24 @@ def write_json(videos: list[db.Video], out: str | Path) -> Path:
     return out
 
 
+def write_sizes_csv(v: db.Video, out: str | Path) -> Path:
+    """The story view as CSV: one row per shot, in order, with its times, duration and size."""
+    import csv
+
+    out = Path(out)
+    tmp = out.with_name(out.name + ".part")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["shot", "start_frame", "end_frame", "start_time", "end_time", "duration", "size",
+                    "size_confidence", "transition_in"])
+        for s in v.shots:
+            w.writerow([s.idx + 1, s.start_frame, s.end_frame, f"{s.start_time:.3f}", f"{s.end_time:.3f}",
+                        f"{s.end_time - s.start_time:.3f}", s.size or "",
+                        "" if s.size_confidence is None else f"{s.size_confidence:.3f}", s.transition_in or ""])
+    tmp.replace(out)
+    return out
+
+
 def to_otio(v: db.Video):
     """An OpenTimelineIO timeline with one clip per shot, referencing the source file."""
     import opentimelineio as otio

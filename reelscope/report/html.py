@@ -62,6 +62,7 @@ def render_report(data: dict, images: dict[str, bytes]) -> str:
         _runs(data["analysis_runs"]),
         _section("Shots", _strip(shots, images, data), f"{len(shots)} shot{'s' * (len(shots) != 1)}"),
         _section("Shot lengths", _charts(shots)),
+        _story(shots),
         _section("Transitions", _transitions(data, fps), f"{len(data['transitions'])}"),
         f"<footer>Export schema <code>{SCHEMA_ID}</code> version {SCHEMA_VERSION} · "
         f"reelscope {escape(__version__)} · generated {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}<br>"
@@ -240,6 +241,22 @@ def _charts(shots: list[dict]) -> str:
     return ("<div class='charts'>"
             f"<div class='chart'><h3>Shot durations, coloured by the transition that starts each shot</h3>{first}</div>"
             f"<div class='chart'><h3>Distribution of shot lengths</h3>{second}</div></div>")
+
+
+def _story(shots: list[dict]) -> str:
+    """Shot size over time and its distribution, when the shot_size stage has run."""
+    if not any(s.get("size") for s in shots):
+        return ""
+    from reelscope.report.story import distribution_figure, size_timeline
+
+    line = size_timeline(shots).to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG,
+                                        div_id="shot-size-timeline")
+    dist = distribution_figure(shots).to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG,
+                                              div_id="shot-size-distribution")
+    return _section("Story view: shot size over time",
+                    "<div class='charts'>"
+                    f"<div class='chart'><h3>Shot size of every shot, in order, with its duration</h3>{line}</div>"
+                    f"<div class='chart'><h3>Share of running time by shot size</h3>{dist}</div></div>")
 
 
 def _bin_width(longest: float, n: int) -> float:

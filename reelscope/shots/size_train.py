@@ -351,25 +351,70 @@ class TrainConfig:
 
 
 class FeatureCache:
-    """Features of (sample id, view) for one backbone config; views > 0 are augmented copies
-    drawn from a generator seeded by (seed, id, view), so they are the same in every fold
-    and every run. Share one cache between runs on the same dataset."""
+    """Backbone features of (sample id, view): view 0 is the image, view -1 its mirror image
+    (for flip test-time augmentation), views 1.. are augmented copies drawn from a generator
+    seeded by (seed, id, view), so they are the same in every fold and every run. Share one
+    cache between runs on the same dataset; with ``path`` it is also kept on disk (an .npz
+    keyed by backbone config and each image's content hash), so a rerun computes nothing."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, path: str | Path | None = None):
         self.cfg = cfg
+        self.path = Path(path) if path else None
         self.store: dict[tuple[str, int], np.ndarray] = {}
+        self._dirty = False
+        if self.path and self.path.is_file():
+            try:
+                with np.load(self.path, allow_pickle=False) as z:
+                    if str(z["key"]) == self._key():
+                        for k, f in zip(z["keys"].tolist(), z["feats"]):
+                            ident, view = k.rsplit("#", 1)
+                            self.store[(ident, int(view))] = f
+            except (OSError, KeyError, ValueError):  # a damaged cache is rebuilt
+                self.store.clear()
 
-    def get(self, samples: Sequence[Sample], views: int) -> tuple[np.ndarray, list[int]]:
-        """Features of every sample's views 0..views (rows) and the sample index of each row."""
-        need = [(k, s, v) for k, s in enumerate(samples) for v in range(views + 1) if (s.id, v) not in self.store]
-        for i in range(0, len(need), 64):
-            chunk = need[i:i + 64]
-            imgs = [s.image if v == 0 else self.cfg.augment(s.image, np.random.default_rng(_seed_of(self.cfg.seed, s.id, v)))
-                    for _, s, v in chunk]
-            for (_, s, v), f in zip(chunk, effnet_features(imgs, self.cfg.pool)):
-                self.store[(s.id, v)] = f
-        rows = [(k, v) for k in range(len(samples)) for v in range(views + 1)]
-        return np.stack([self.store[(samples[k].id, v)] for k, v in rows]), [k for k, _ in rows]
+    def _key(self) -> str:
+        a = self.cfg.augment
+        return f"{self.cfg.backbone}|{self.cfg.pool}|{self.cfg.seed}|{a.shift}|{a.zoom}|{a.shear}|{a.flip}"
+
+    @staticmethod
+    def ident(s: Sample) -> str:
+        return f"{s.id}:{hashlib.sha1(np.ascontiguousarray(s.image).tobytes()).hexdigest()[:12]}"
+
+    def _view(self, s: Sample, v: int) -> np.ndarray:
+        if v == 0:
+            return s.image
+        if v < 0:
+            return np.ascontiguousarray(s.image[:, ::-1])
+        return self.cfg.augment(s.image, np.random.default_rng(_seed_of(self.cfg.seed, s.id, v)))
+
+    def get(self, samples: Sequence[Sample], views: int | Sequence[int]) -> tuple[np.ndarray, list[int]]:
+        """Features (rows) of every sample's views (0..views, or the listed views) and the
+        sample index of each row."""
+        vs = list(range(views + 1)) if isinstance(views, int) else list(views)
+        ids = [self.ident(s) for s in samples]
+        need = [(k, v) for k in range(len(samples)) for v in vs if (ids[k], v) not in self.store]
+        for i in range(0, len(need), 32):
+            chunk = need[i:i + 32]
+            feats = effnet_features([self._view(samples[k], v) for k, v in chunk], self.cfg.pool)
+            for (k, v), f in zip(chunk, feats):
+                self.store[(ids[k], v)] = f
+            self._dirty = True
+        if self._dirty:
+            self.save()
+        rows = [(k, v) for k in range(len(samples)) for v in vs]
+        dim = next(iter(self.store.values())).shape[0] if self.store else 0
+        x = np.stack([self.store[(ids[k], v)] for k, v in rows]) if rows else np.zeros((0, dim), np.float32)
+        return x, [k for k, _ in rows]
+
+    def save(self) -> None:
+        if not self.path or not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        keys = [f"{i}#{v}" for i, v in self.store]
+        tmp = self.path.with_name(f".{self.path.stem}.part.npz")
+        np.savez(tmp, key=np.array(self._key()), keys=np.array(keys), feats=np.stack(list(self.store.values())))
+        tmp.replace(self.path)
+        self._dirty = False
 
 
 def _class_weights(y: np.ndarray, n: int):
@@ -443,6 +488,14 @@ class _Fitted:
     def __init__(self, cfg: TrainConfig, net, meta: dict):
         self.cfg, self.net, self.meta = cfg, net, meta
 
+    def predict_features(self, per_image: Sequence[np.ndarray]) -> np.ndarray:
+        """Class probabilities from backbone features: one (views, dim) array per image, the
+        probabilities averaged over its views."""
+        torch = _torch()
+        with torch.inference_mode():
+            return np.stack([torch.softmax(self.net(torch.from_numpy(np.asarray(f, np.float32))), 1).numpy().mean(0)
+                             for f in per_image]) if len(per_image) else np.zeros((0, len(CLASSES)), np.float32)
+
     def predict_proba(self, images: Sequence[np.ndarray], *, flip_tta: bool = False) -> np.ndarray:
         torch = _torch()
         if not len(images):
@@ -505,7 +558,11 @@ def cross_validate(samples: Sequence[Sample], cfg: TrainConfig, meta: dict, *, f
         leaked = [samples[i].id for i in train if samples[i].source == "generated" and samples[i].parent in test_ids]
         assert not leaked and not any(samples[i].source == "generated" for i in test), "generated crop in a test fold"
         model = fit([samples[i] for i in train], cfg, meta, cache, device)
-        probs = model.predict_proba([samples[i].image for i in test], flip_tta=flip_tta)
+        if cache is not None:  # features of the test images are cached already (view 0, mirror -1)
+            probs = model.predict_features([cache.get([samples[i]], [0] + ([-1] if flip_tta else []))[0]
+                                            for i in test])
+        else:
+            probs = model.predict_proba([samples[i].image for i in test], flip_tta=flip_tta)
         pred = probs.argmax(1)
         t = [CLASSES.index(samples[i].label) for i in test]
         y_true += t
@@ -626,7 +683,7 @@ def train_shot_size(dataset_dir: str | Path, folds: int = 10, epochs: int = 0, u
                     seed: int = 0, *, out: str | Path | None = None, backbone: str | None = None,
                     views: int = 8, pool: str = "avg+grid2", hidden: int = 0, flip_tta: bool = False,
                     sources: Sequence[str] = ("human", "auto"), device: str = "auto",
-                    cache: FeatureCache | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict:
+                    cache: FeatureCache | None = None, cache_features: bool = True, progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Cross-validate (``folds``-fold, stratified) a shot-size classifier on a dataset, then
     train it on everything and save it to ``out`` (if given). ``backbone``: effnet-lite0
     (default when its carrier is installed) or cnn. Labels from ``sources`` (human, auto) are
@@ -634,7 +691,8 @@ def train_shot_size(dataset_dir: str | Path, folds: int = 10, epochs: int = 0, u
 
     Returns a report: counts, CV accuracy (pooled and per fold), confusion matrix (rows true,
     columns predicted, CLASSES order), per-class recall/precision, seconds, and the saved
-    model's path, size and sha256."""
+    model's path, size and sha256. Backbone features are cached in the dataset's
+    ``.cache/`` (``cache_features``), so a second run (e.g. without generated crops) is fast."""
     t0 = time.perf_counter()
     backbone = backbone or ("effnet-lite0" if effnet_available() else "cnn")
     wanted = tuple(sources) + (("generated",) if use_generated else ())
@@ -644,7 +702,9 @@ def train_shot_size(dataset_dir: str | Path, folds: int = 10, epochs: int = 0, u
     cfg = TrainConfig(backbone=backbone, epochs=epochs, views=views, pool=pool, hidden=hidden, seed=seed)
     dev = _device(device)
     if cfg.backbone == "effnet-lite0" and cache is None:
-        cache = FeatureCache(cfg)
+        root = Path(dataset_dir)
+        cache = FeatureCache(cfg, root / ".cache" / "features-effnet-lite0.npz"
+                             if cache_features and (root / "manifest.json").is_file() else None)
     cv = cross_validate(samples, cfg, meta, folds=folds, seed=seed, use_generated=use_generated, flip_tta=flip_tta,
                         cache=cache, device=dev, progress=(lambda d, n: progress("cv", d, n)) if progress else None)
     t_cv = time.perf_counter() - t0

@@ -326,12 +326,13 @@ def markdown(res: dict) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for label, r in res["configs"].items():
         a, b, me, c = r["speed_640x360"], r["speed_640x480"], r["meds"], r["caminandes"]
-        lines.append(f"| {label} | {a['ms_median']:.1f} | {a['faces_per_frame']:.2f} | {b['ms_median']:.1f} | "
+        mark = " \\*" if "run" in r else ""
+        lines.append(f"| {label}{mark} | {a['ms_median']:.1f} | {a['faces_per_frame']:.2f} | {b['ms_median']:.1f} | "
                      f"{b['faces_per_frame']:.2f} | {me['exactly_one']:.3f} | {me['at_least_one']:.3f} | "
                      f"{c['frames_with_faces']} (max score {c['max_score']:.2f}) |")
     later = [(k, r["run"]) for k, r in res["configs"].items() if "run" in r]
     for k, run in later:
-        lines.append(f"\n{k}: measured in a later run (`--only`), {run['date']}, load average before "
+        lines.append(f"\n\\* {k}: measured in a later run (`--only`), {run['date']}, load average before "
                      f"{run['load_before']}, after {run.get('load_after')}.")
     sf = res.get("small_faces")
     if sf:
@@ -395,7 +396,7 @@ def recommendation(res: dict) -> list[str]:
         f"{mouth('blazeface'):.3f} eye distances against dlib-68 vs {mouth('mtcnn'):.3f} for MTCNN's measured ones); "
         f"and it fires on the cartoon llama of Caminandes ({cam['frames_with_faces']} of {cam['frames']} frames, "
         f"scores up to {cam['max_score']:.2f}): a drawn face with two big eyes is a face to this model."
-        + (f" `min_score=0.7` leaves {strict['caminandes']['frames_with_faces']} such frames and costs the weakest "
+        + (f" `min_score=0.7` leaves {strict['caminandes']['frames_with_faces']} of those frames and costs the weakest "
            f"human faces ({b['speed_640x480']['faces_per_frame']:.2f} -> "
            f"{strict['speed_640x480']['faces_per_frame']:.2f} faces per frame of the 3-5 person clip, small-face "
            f"recall at 24 px {sf.get('blazeface', {}).get('24', float('nan')):.2f} -> "

@@ -58,15 +58,15 @@ export async function render(root, _params, query) {
         h("td.num", clock(v.duration)),
         h("td.num", String(v.shots)),
         h("td.num", String(v.characters)),
-        h("td.muted", date(v.created_at)));
+        h("td.muted.col-added", date(v.created_at)));
     });
     const table = h("table.data.videos-table",
       h("caption.sr-only", "Videos in the archive"),
-      h("thead", h("tr", h("th", { scope: "col" }, h("span.sr-only", "Thumbnail")), h("th", { scope: "col" }, "File"),
+      h("thead", h("tr", h("th.thumb-cell", { scope: "col" }, h("span.sr-only", "Thumbnail")), h("th", { scope: "col" }, "File"),
         h("th.num", { scope: "col" }, "Duration"), h("th.num", { scope: "col" }, "Shots"),
-        h("th.num", { scope: "col" }, "Characters"), h("th", { scope: "col" }, "Added"))),
+        h("th.num", { scope: "col" }, "Characters"), h("th.col-added", { scope: "col" }, "Added"))),
       h("tbody", rows));
-    clear(list, table, pager(page));
+    clear(list, h("div.table-wrap", table), pager(page));
   }
 
   function pager(page) {

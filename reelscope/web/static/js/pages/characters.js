@@ -181,14 +181,14 @@ export async function render(root, _params, query) {
         clear(idList, emptyState("No identities yet.", "Name a character above, or add a photo of a person below."));
         return;
       }
-      clear(idList, h("table.data",
+      clear(idList, h("div.table-wrap", h("table.data",
         h("caption.sr-only", "Identities"),
         h("thead", h("tr", h("th", { scope: "col" }, "Name"), h("th.num", { scope: "col" }, "Reference faces"),
           h("th.num", { scope: "col" }, "Characters"), h("th.num", { scope: "col" }, "Videos"), h("th", { scope: "col" }, ""))),
         h("tbody", ids.map((i) => h("tr",
           h("td", i.name), h("td.num", String(i.references)), h("td.num", String(i.characters)),
           h("td.num", String(i.videos)),
-          h("td", h("a", { href: `/search?character=${encodeURIComponent(i.name)}`, dataset: { link: "" } }, "Find in videos")))))));
+          h("td", h("a", { href: `/search?character=${encodeURIComponent(i.name)}`, dataset: { link: "" } }, "Find in videos"))))))));
     } catch (e) {
       clear(idList, errorBox(e, "Could not load the identities"));
     }

@@ -88,12 +88,12 @@ export async function render(root) {
       } else {
         if (!tbody) {
           tbody = h("tbody");
-          clear(body, h("table.data.jobs-table",
+          clear(body, h("div.table-wrap", h("table.data.jobs-table",
             h("caption.sr-only", "Analysis jobs"),
             h("thead", h("tr", h("th", { scope: "col" }, "Video"), h("th", { scope: "col" }, "Status"),
               h("th", { scope: "col" }, "Progress"), h("th", { scope: "col" }, "Started"),
               h("th", { scope: "col" }, "Result"), h("th", { scope: "col" }, h("span.sr-only", "Actions")))),
-            tbody));
+            tbody)));
         }
         const seen = new Set();
         jobs.forEach((j, i) => {

@@ -104,7 +104,7 @@ export async function render(root, _params, query) {
       x.kind === "shot" && x.name ? `with ${x.name}` : null,
       x.expression ? x.expression : null,
     ].filter(Boolean);
-    return h("li.hit",
+    return h("li.hit", { dataset: { kind: x.kind, video: String(x.video_id), character: x.character_id ?? "" } },
       h("a.hit-link", { href: x.url, dataset: { link: "" } },
         x.image ? h("img.hit-img", { src: mediaUrl(x.image), alt: "", loading: "lazy" })
           : h("span.hit-img.placeholder", { "aria-hidden": "true" }),

@@ -217,7 +217,7 @@ export async function render(root, [idText], query) {
 
 function axis(total) {
   const steps = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
-  const step = steps.find((s) => total / s <= 10) || 7200;
+  const step = steps.find((s) => total / s <= 8) || 7200;
   const ticks = [];
   for (let t = 0; t <= total + 1e-9; t += step) {
     ticks.push(h("span.tick", { style: { left: `${(100 * t) / total}%` } }, clock(t, step < 1 ? 1 : 0)));

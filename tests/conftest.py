@@ -193,3 +193,34 @@ def bad_files(synth_dir, short_video) -> dict[str, Path]:
     (d / "garbage.mp4").write_bytes(garbage)
     out["undecodable"] = d / "garbage.mp4"
     return out
+
+
+# ---- PostgreSQL (REELSCOPE_TEST_PG_URL, set by .ci/run) --------------------------------------
+PG_URL = os.environ.get("REELSCOPE_TEST_PG_URL")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh database on the PostgreSQL server for one test (skips without a server)."""
+    if not PG_URL:
+        pytest.skip("REELSCOPE_TEST_PG_URL not set (no PostgreSQL server)")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"rs_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request):
+    """Run a test on SQLite and, when a server is configured, on PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("pg_url")

@@ -21,10 +21,10 @@ def face_vec(person: str, noise: float = 0.02) -> np.ndarray:
 
 
 @pytest.fixture
-def archive(tmp_path, short_video):
+def archive(tmp_path, short_video, db_url):
     """Two analysed videos with hand-made characters: video 1 has anna, ben (ben in 2 tracks);
-    video 2 has anna and cara."""
-    a = Archive(tmp_path / "a")
+    video 2 has anna and cara. On SQLite and on PostgreSQL (when a server is configured)."""
+    a = Archive(tmp_path / "a", db_url)
     reelscope.analyze(short_video, archive=a)
     other = tmp_path / "copy.mp4"
     other.write_bytes(short_video.read_bytes() + b"\0")  # a different file: new fingerprint
@@ -122,7 +122,7 @@ def test_two_labelers_at_once_lose_nothing(archive):
 
     def label(cid, name, user):
         try:
-            Gallery(Archive(archive.location), user=user).name(cid, name)
+            Gallery(Archive(archive.location, archive.url), user=user).name(cid, name)
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 

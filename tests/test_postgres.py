@@ -1,28 +1,9 @@
 """The same archive on a real PostgreSQL server (REELSCOPE_TEST_PG_URL, set by .ci/run)."""
-import os
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, text
 
 import reelscope
 from reelscope.archive import Archive
 
-URL = os.environ.get("REELSCOPE_TEST_PG_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="REELSCOPE_TEST_PG_URL not set (no PostgreSQL server)")
-
-
-@pytest.fixture
-def pg_url():
-    """A fresh database per test on the server."""
-    name = f"rs_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    yield URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
 
 
 def test_analyze_into_postgres(tmp_path, pg_url, edit_video):

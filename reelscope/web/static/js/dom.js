@@ -22,6 +22,7 @@ export function h(tag, attrs = {}, ...children) {
     else if (k === "dataset") Object.assign(el.dataset, v);
     else if (k === "style" && typeof v === "object") Object.assign(el.style, v);
     else if (k === "class") el.className = [el.className, v].filter(Boolean).join(" ");
+    else if (k === "checked" || k === "selected") el.setAttribute(k, ""); // the default too: form.reset() keeps it
     else if (k in el && typeof v !== "string") el[k] = v;
     else el.setAttribute(k, v === true ? "" : v);
   }

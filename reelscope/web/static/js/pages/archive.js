@@ -54,7 +54,7 @@ export async function render(root, _params, query) {
             h("img.thumb", { src: mediaUrl(v.thumbnail), alt: "", loading: "lazy" }))
           : h("span.thumb.placeholder", { "aria-hidden": "true" })),
         h("td", h("a.video-link", { href, dataset: { link: "" } }, v.filename),
-          h("div.muted", `${v.width}×${v.height} · ${fpsText(v.fps)} fps`)),
+          h("div.muted.video-meta", `${v.width}×${v.height} · ${fpsText(v.fps)} fps`)),
         h("td.num", clock(v.duration)),
         h("td.num", String(v.shots)),
         h("td.num", String(v.characters)),

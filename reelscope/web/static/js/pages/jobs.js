@@ -91,7 +91,7 @@ export async function render(root) {
           clear(body, h("div.table-wrap", h("table.data.jobs-table",
             h("caption.sr-only", "Analysis jobs"),
             h("thead", h("tr", h("th", { scope: "col" }, "Video"), h("th", { scope: "col" }, "Status"),
-              h("th", { scope: "col" }, "Progress"), h("th", { scope: "col" }, "Started"),
+              h("th", { scope: "col" }, "Progress"), h("th", { scope: "col" }, "Submitted"),
               h("th", { scope: "col" }, "Result"), h("th", { scope: "col" }, h("span.sr-only", "Actions")))),
             tbody)));
         }

@@ -113,7 +113,9 @@ def test_upload_video_job_then_browse(client, short_video):
     assert job["status"] == "done", job
     assert job["outcome"] == "analyzed" and job["progress"]["done"] == job["progress"]["total"] > 0
     vid = job["video_id"]
-    assert not list((client.app.state.reelscope.archive.location / "uploads").iterdir())  # upload removed
+    # the upload became an archive entry: it is kept under ARCHIVE/uploads and plays on the video page
+    (kept,) = list((client.app.state.reelscope.archive.location / "uploads").iterdir())
+    assert client.get(f"/api/videos/{job['video_id']}/file", headers={"Range": "bytes=0-9"}).status_code == 206
 
     page = client.get("/api/videos", params={"q": "SHORT"}).json()
     assert page["total"] == 1 and page["items"][0]["id"] == vid and page["items"][0]["shots"] == 2

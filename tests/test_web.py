@@ -7,6 +7,7 @@ chromium); Playwright's own browser downloads are never used."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -24,7 +25,7 @@ import reelscope
 from reelscope.api import create_app
 from reelscope.web import STATIC
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("REELSCOPE_CHROMIUM", "/usr/bin/chromium"))  # Debian's package
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 TOKEN = "web-test-token"
@@ -81,10 +82,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def require_browser():
+    """The playwright module, or skip: the browser tests need the package and Debian's chromium."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
+                                                                  "(pip install playwright; never 'playwright install')")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
+    return sync_api
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, edit_video, short_video):
     """uvicorn in a thread serving create_app over an archive with the edit and a clip with faces."""
     import uvicorn
+
+    require_browser()  # before the analysis: nothing to do here without a browser
 
     root = tmp_path_factory.mktemp("web-media")
     shutil.copy(edit_video, root / "edit.mp4")
@@ -121,10 +133,7 @@ def call(server, path: str, body: dict | None = None, method: str | None = None)
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
-                                                                  "(pip install playwright; never 'playwright install')")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
+    sync_api = require_browser()
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b

@@ -35,7 +35,7 @@ class Job:
     stages: list[str]
     params: dict[str, dict]
     force: bool
-    cleanup: Path | None = None  # temporary upload folder, removed when the job ends
+    cleanup: Path | None = None  # upload folder: removed when the job ends without a new archive entry
     status: str = "queued"
     created_at: datetime = field(default_factory=_now)
     started_at: datetime | None = None
@@ -127,7 +127,9 @@ class JobManager:
 
     def _finish(self, job: Job, status: str) -> None:
         job.status, job.finished_at = status, _now()
-        if job.cleanup is not None:
+        # an upload that became an archive entry stays (ARCHIVE/uploads/...): the video page plays it
+        keep = status == "done" and job.video_id is not None and job.outcome == "analyzed"
+        if job.cleanup is not None and not keep:
             shutil.rmtree(job.cleanup, ignore_errors=True)
 
     def _forget_old(self) -> None:

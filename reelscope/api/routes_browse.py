@@ -161,7 +161,8 @@ def media(st: State, path: str) -> FileResponse:
                        403: {"description": "not under an allowed root"}})
 def video_file(st: State, video_id: VideoId) -> FileResponse:
     v = load_video(st, video_id)
-    if not under_roots(v.path, st.settings.allowed_roots):
+    uploads = st.archive.location / "uploads"  # videos uploaded through the API live here
+    if not under_roots(v.path, (*st.settings.allowed_roots, uploads)):
         raise HTTPException(403, f"the source of video {video_id} is not under an allowed root of this server")
     if not pathlib.Path(v.path).is_file():
         raise HTTPException(404, f"the source file of video {video_id} is no longer available")

@@ -137,3 +137,17 @@ def test_two_labelers_at_once_lose_nothing(archive):
     state = by_video(g)
     assert state[(1, 0)] == ("Anna", "named") and state[(2, 1)] == ("Cara", "named")
     assert {e.user for e in g.history()} == {"u1", "u2"}
+
+
+def test_people_on_screen_together_are_not_the_same_identity(archive):
+    """Cannot-link in recognition: in video 2, anna and cara share frames; a gallery identity
+    close to both may be given to one of them only (the closer)."""
+    with archive.session() as s, s.begin():
+        tracks = {t.character_id: t for t in s.query(db.FaceTrack).filter_by(video_id=2)}
+        a, c = tracks[3], tracks[4]
+        c.first_frame, c.last_frame = a.first_frame, a.last_frame  # on screen together
+    g = Gallery(archive, threshold=2.0)  # so loose that everyone would match
+    g.name(1, "Anna")
+    state = by_video(g)
+    assert state[(2, 0)] == ("Anna", "recognised")  # the closer one
+    assert state[(2, 1)] == (None, "unknown")

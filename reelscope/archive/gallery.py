@@ -98,23 +98,51 @@ class Gallery:
         return (int(ids[i]) if d[i] <= self.threshold else None), float(d[i])
 
     def _recognise(self, s: Session, video_id: int | None = None) -> list[dict]:
-        """Assign identities to characters not named by a person; returns their previous states."""
+        """Assign identities to characters not named by a person; returns their previous states.
+
+        Cannot-link: two characters of one video seen on screen at the same time (overlapping face
+        tracks in the same shot) are different people, so they never get the same identity; the
+        closer match wins.
+        """
         vecs, ids = self._references(s)
-        q = select(db.Character).where(db.Character.naming != "named")
+        q = select(db.Character)
         if video_id is not None:
             q = q.where(db.Character.video_id == video_id)
-        changed = []
-        for c in s.scalars(q):
+        chars = list(s.scalars(q))
+        spans: dict[int, list[tuple[int, int, int]]] = {}
+        for t in s.scalars(select(db.FaceTrack).where(db.FaceTrack.character_id.in_([c.id for c in chars]))):
+            spans.setdefault(t.character_id, []).append((t.shot_idx, t.first_frame, t.last_frame))
+
+        def together(a: int, b: int) -> bool:
+            return any(sa == sb and fa <= lb and fb <= la
+                       for sa, fa, la in spans.get(a, []) for sb, fb, lb in spans.get(b, []))
+
+        # proposals: (distance, character) for characters not named by a person
+        proposals = []
+        for c in chars:
+            if c.naming == "named":
+                continue
             ident, dist = None, None
             if len(ids):
                 d = np.linalg.norm(vecs - _unit(from_blob(c.embedding)), axis=1)
                 i = int(np.argmin(d))
                 if d[i] <= self.threshold:
                     ident, dist = int(ids[i]), float(d[i])
+            proposals.append((dist if dist is not None else np.inf, c, ident))
+        holders: dict[tuple[int, int], list[int]] = {}  # (video, identity) -> characters holding it
+        for c in chars:
+            if c.naming == "named" and c.identity_id is not None:
+                holders.setdefault((c.video_id, c.identity_id), []).append(c.id)
+        changed = []
+        for dist, c, ident in sorted(proposals, key=lambda p: p[0]):
+            if ident is not None and any(together(c.id, h) for h in holders.get((c.video_id, ident), [])):
+                ident, dist = None, None  # someone on screen with this person already is this person
+            if ident is not None:
+                holders.setdefault((c.video_id, ident), []).append(c.id)
             naming = "recognised" if ident else "unknown"
             if (c.identity_id, c.naming) != (ident, naming):
                 changed.append({"character_id": c.id, **_char_state(c)})
-                c.identity_id, c.naming, c.match_distance = ident, naming, dist
+                c.identity_id, c.naming, c.match_distance = ident, naming, (dist if ident else None)
         return changed
 
     def recognise(self, video_id: int | None = None) -> int:

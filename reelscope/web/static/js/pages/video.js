@@ -66,8 +66,16 @@ export async function render(root, [idText], query) {
   });
   const playhead = h("div.playhead", { "aria-hidden": "true" });
   const timeline = h("div.timeline", { role: "group", "aria-label": "Shots on the timeline" }, segs, playhead);
-  const legend = h("ul.legend", { "aria-label": "Shot sizes" },
-    SIZES.map(([code, name]) => h("li", h("span.swatch", { dataset: { size: code } }), `${code} ${name}`)),
+  // per-video distribution: share of the running time in each shot size (the story view's summary)
+  const sized = shots.filter((s) => s.size);
+  const sizedTime = sized.reduce((a, s) => a + (s.end_time - s.start_time), 0);
+  const share = (code) => {
+    if (!sizedTime) return "";
+    const t = sized.filter((s) => s.size === code).reduce((a, s) => a + (s.end_time - s.start_time), 0);
+    return ` · ${Math.round((100 * t) / sizedTime)}%`;
+  };
+  const legend = h("ul.legend", { "aria-label": "Shot sizes and their share of the running time" },
+    SIZES.map(([code, name]) => h("li", h("span.swatch", { dataset: { size: code } }), `${code} ${name}${share(code)}`)),
     h("li", h("span.swatch", { dataset: { size: "none" } }), "size unknown"));
 
   // ---- keyframes ----------------------------------------------------------------------------

@@ -172,10 +172,13 @@ def stages():
 from reelscope.cli_people import label, people  # noqa: E402
 
 from reelscope.cli_serve import serve  # noqa: E402
+from reelscope.cli_size import dataset_app, train_app  # noqa: E402
 
 app.add_typer(people, name="people")
 app.add_typer(label, name="label")
 app.command()(serve)
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:  # pragma: no cover

@@ -27,6 +27,7 @@ def analyze(
     stages: str = typer.Option("shots,keyframes", help="Stages to run, comma-separated (see `reelscope stages`), e.g. shots,keyframes,faces."),
     face_detector: str = typer.Option("blazeface", help="Face detector for the faces stage: blazeface, hog, mmod, mtcnn."),
     face_fps: float = typer.Option(2.0, help="Frames per second sampled by the faces stage."),
+    shot_size_model: Optional[str] = typer.Option(None, help="A model trained with `reelscope train shot-size` to replace the default shot-size rules."),
     force: bool = typer.Option(False, help="Re-analyze even if the archive holds results with these settings."),
     report: Optional[Path] = typer.Option(None, help="Also write an HTML report (a file for one video, a folder for several)."),
 ):
@@ -36,7 +37,8 @@ def analyze(
     arch = _open(archive, db)
     wanted = [x.strip() for x in stages.split(",") if x.strip()]
     params = {"shots": {"detector": detector}, "keyframes": {"method": keyframes},
-              "faces": {"detector": face_detector, "sample_fps": face_fps}}
+              "faces": {"detector": face_detector, "sample_fps": face_fps},
+              "shot_size": {"model": shot_size_model} if shot_size_model else {}}
     params = {k: v for k, v in params.items() if k in wanted or k == "shots"}
     failed = 0
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),

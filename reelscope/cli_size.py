@@ -48,15 +48,12 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _default_classifier():
-    """The stage's default shot-size classifier, when it is installed."""
+    """The shot_size stage's default (rules) classifier."""
     try:
-        from reelscope.shots import shot_size
-    except ImportError:
-        fail("no default shot-size classifier available for --classify")
-    for name in ("default_classifier", "make_classifier", "ShotSizeClassifier"):
-        if hasattr(shot_size, name):
-            return getattr(shot_size, name)()
-    fail("reelscope.shots.shot_size offers no classifier for --classify")
+        from reelscope.shots.shot_size import make_shot_size_classifier
+    except ImportError as e:
+        fail(f"no default shot-size classifier available for --classify ({e})")
+    return make_shot_size_classifier("rules")
 
 
 @dataset_app.command("build")
@@ -222,8 +219,8 @@ def train_shot_size_cmd(dataset: Path = typer.Argument(..., help="Dataset folder
     cv = r["cv"]
     real = sum(v["real"] for v in r["counts"].values())
     gen = sum(v["generated"] for v in r["counts"].values())
-    out.print(f"{cv['folds']}-fold CV on {real} images ({gen} generated ECUs {'used in training folds' if generated else 'not used'}), "
-              f"backbone {r['backbone']}", highlight=False)
+    used = f"+ {gen} generated ECUs in training folds" if generated else "generated ECUs not used"
+    out.print(f"{cv['folds']}-fold CV on {real} images ({used}), backbone {r['backbone']}", highlight=False)
     out.print(f"accuracy {cv['accuracy']:.1%} (fold mean {cv['fold_accuracy_mean']:.1%} ± {cv['fold_accuracy_std']:.1%}), "
               f"balanced {cv['balanced_accuracy']:.1%}", highlight=False)
     out.print("recall " + "  ".join(f"{c} {'-' if v is None else f'{v:.0%}'}" for c, v in cv["recall"].items()),

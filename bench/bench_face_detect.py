@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata as md
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from machine_info import machine
 
 import cv2
 import numpy as np
@@ -161,24 +161,7 @@ def landmark_error(dets, refs) -> dict:
     return {"faces": len(e), **{n: round(float(v), 3) for n, v in zip(names, e.mean(0))}}
 
 
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    vers = {}
-    for pkg in ("numpy", "opencv-contrib-python-headless", "torch", "dlib-bin", "ai-edge-litert", "av",
-                "mediapipe", "face-recognition-models", "facenet-pytorch"):
-        try:
-            vers[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            vers[pkg] = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "versions": vers, "load_before": [round(x, 2) for x in os.getloadavg()]}
+PACKAGES = ("numpy", "opencv-contrib-python-headless", "torch", "dlib-bin", "ai-edge-litert", "av", "mediapipe", "face-recognition-models", "facenet-pytorch")
 
 
 def run_config(label, backend, params, media, n) -> tuple[dict, list]:
@@ -253,7 +236,7 @@ def main(argv=None):
         results = json.loads(args.out.with_suffix(".json").read_text())
     else:
         configs = {k: v for k, v in CONFIGS.items() if k not in args.skip and v[0] not in args.skip}
-        results = {"machine": machine(), "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        results = {"machine": machine(PACKAGES), "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                    "command": "python bench/bench_face_detect.py " + " ".join(argv or sys.argv[1:]), "configs": {}}
     run_info = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                 "load_before": [round(x, 2) for x in os.getloadavg()]}

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata as md
 import importlib.util
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
+
+from machine_info import machine
 
 import numpy as np
 
@@ -140,23 +140,7 @@ def run_config(name: str, options: dict, labels: list[dict], frames: dict) -> di
     return res
 
 
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    vers = {}
-    for pkg in ("numpy", "opencv-contrib-python-headless", "ai-edge-litert", "av", "mediapipe"):
-        try:
-            vers[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            vers[pkg] = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "versions": vers, "load_before": [round(x, 2) for x in os.getloadavg()]}
+PACKAGES = ("numpy", "opencv-contrib-python-headless", "ai-edge-litert", "av", "mediapipe")
 
 
 def confusion_md(cm: list[list[int]]) -> list[str]:
@@ -224,7 +208,7 @@ def main(argv=None) -> int:
     frames = load_frames(labels)
     configs = list(CONFIGS.items())[:1] if args.quick else list(CONFIGS.items())
     counts = {c: sum(lab["label"] == c for lab in labels) for c in LABELS}
-    res = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+    res = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine(PACKAGES),
            "command": "python bench/bench_shot_size.py" + (" --quick" if args.quick else ""), "n": len(labels),
            "label_counts": counts, "configs": [run_config(n, o, labels, frames) for n, o in configs]}
     for c in res["configs"][1:]:  # keep the per-frame rows of the default classifier only

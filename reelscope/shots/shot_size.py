@@ -51,10 +51,10 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
-from reelscope.errors import MissingDependency
 from reelscope.models.registry import POSE_DETECTION, POSE_LANDMARK_FULL, SELFIE_SEGMENTATION, resolve
 from reelscope.vision.face_detect import MODEL_CACHE, as_rgb, default_threads, model_info
 from reelscope.vision.face_detect_blazeface import ssd_anchors, weighted_nms
+from reelscope.models.tflite import tflite_interpreter
 
 LABELS = ("ECU", "CU", "MS", "FS", "LS")
 
@@ -95,14 +95,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _interpreter(path: str, threads: int):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise MissingDependency("ai-edge-litert (TFLite runtime for MediaPipe pose and segmentation)",
-                                "pip install ai-edge-litert") from e
-    it = Interpreter(model_path=path, num_threads=threads)
-    it.allocate_tensors()
-    return it
+    return tflite_interpreter(path, threads, "MediaPipe pose and segmentation")
 
 
 @dataclass

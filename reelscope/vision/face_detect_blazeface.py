@@ -35,10 +35,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from reelscope.errors import MissingDependency
 from reelscope.models.registry import BLAZEFACE_FULL, BLAZEFACE_SHORT, ModelSpec, resolve
 from reelscope.vision.detections import Detections, iou
 from reelscope.vision.face_detect import MODEL_CACHE, FaceDetector, mouth_corners_from_centre, suppress_nested
+from reelscope.models.tflite import tflite_interpreter
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray, thre
 
 
 def _interpreter(path: str, threads: int):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise MissingDependency("ai-edge-litert (TFLite runtime for BlazeFace)",
-                                "pip install ai-edge-litert") from e
-    it = Interpreter(model_path=path, num_threads=threads)
-    it.allocate_tensors()
-    return it
+    return tflite_interpreter(path, threads, "BlazeFace")
 
 
 class _Model:

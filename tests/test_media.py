@@ -121,3 +121,12 @@ def test_container_formats_decode_every_frame(synth_dir, name, codec, pix_fmt):
     # decoded pictures resemble what was encoded (lossy codecs, palette for GIF)
     err = np.abs(got[10][FrameSpec("rgb")].astype(int) - frames[10].astype(int)).mean()
     assert err < 20, err
+
+
+def test_only_selected_frames_are_converted(short_video):
+    spec = FrameSpec("rgb", 48, 27)
+    got = list(iter_frames(short_video, [spec], only={3, 17, 40}))
+    assert [f.index for f in got] == [3, 17, 40]
+    assert np.allclose([f.time for f in got], [3 / 25, 17 / 25, 40 / 25])
+    assert got[0][spec].shape == (27, 48, 3)
+    assert list(iter_frames(short_video, [spec], only=set())) == []

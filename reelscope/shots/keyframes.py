@@ -59,17 +59,14 @@ def extract_keyframes(path: str | Path, info: VideoInfo, shots: Sequence[Shot], 
     best: dict[int, KeyframeImage] = {}
     last = max(wanted)
     specs = (thumb, luma) if method == "sharpest" else (thumb,)
-    for frame in iter_frames(path, specs, rotation=info.rotation):
+    for frame in iter_frames(path, specs, rotation=info.rotation, only=wanted):  # converts only these
         i = frame.index
-        if progress and i % 64 == 0:
+        if progress:
             progress(i, last + 1)
-        if i in wanted:
-            si = wanted[i]
-            sh = sharpness(frame[luma]) if method == "sharpest" else None
-            if si not in best or (sh is not None and sh > (best[si].sharpness or -1)):
-                best[si] = KeyframeImage(si, i, frame.time, method, frame[thumb], sh)
-        if i >= last:
-            break
+        si = wanted[i]
+        sh = sharpness(frame[luma]) if method == "sharpest" else None
+        if si not in best or (sh is not None and sh > (best[si].sharpness or -1)):
+            best[si] = KeyframeImage(si, i, frame.time, method, frame[thumb], sh)
     if progress:
         progress(last + 1, last + 1)
     return [best[k] for k in sorted(best)]

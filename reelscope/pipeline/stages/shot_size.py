@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Sequence
 
-import av
 import numpy as np
 
-from reelscope.errors import MediaError
-from reelscope.media.info import VideoInfo, open_container
+from reelscope.media.decode import FrameSpec, iter_frames
+from reelscope.media.info import VideoInfo
 from reelscope.pipeline.stage import Context, Stage, register
 from reelscope.shots.types import Shot
 
@@ -34,46 +33,16 @@ def sample_frames(shots: Sequence[Shot], positions: Sequence[float]) -> dict[int
     return wanted
 
 
-def _rgb(frame, width: int, rotation: int) -> np.ndarray:
-    """An RGB copy of a decoded frame, at most ``width`` wide after display rotation."""
-    k = (rotation // 90) % 4
-    dw, dh = (frame.height, frame.width) if k % 2 else (frame.width, frame.height)
-    if dw > width:
-        dh = max(2, int(round(dh * width / dw / 2)) * 2)
-        dw = width
-    sw, sh = (dh, dw) if k % 2 else (dw, dh)
-    img = frame.reformat(width=sw, height=sh, format="rgb24").to_ndarray() if (sw, sh) != (frame.width, frame.height) \
-        else frame.to_ndarray(format="rgb24")
-    return np.ascontiguousarray(np.rot90(img, k)) if k else img
-
-
 def decode_selected(path: str, info: VideoInfo, wanted: set[int], width: int = 640) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, rgb) for the wanted frame indices, in order: frames are numbered as
-    ``media.decode.iter_frames`` numbers them (0-based, presentation order as decoded), the
-    display rotation is applied, corrupt packets are skipped."""
+    """(index, rgb) for the wanted frame indices, in order, at most ``width`` wide after rotation
+    (``media.decode.iter_frames`` with ``only``: one pass, only these frames converted)."""
     if not wanted:
         return
-    last = max(wanted)
-    container = open_container(path)
-    try:
-        if not container.streams.video:
-            raise MediaError(path, "has no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        index = 0
-        for packet in container.demux(stream):
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError:
-                continue
-            for frame in frames:
-                if index in wanted:
-                    yield index, _rgb(frame, width, info.rotation)
-                index += 1
-                if index > last:
-                    return
-    finally:
-        container.close()
+    w = min(width, info.width)
+    h = max(2, int(round(info.height * w / info.width / 2)) * 2)
+    spec = FrameSpec("rgb", w, h)
+    for frame in iter_frames(path, [spec], rotation=info.rotation, only=wanted):
+        yield frame.index, frame[spec]
 
 
 def classify_shots(path: str, info: VideoInfo, shots: Sequence[Shot], classifier, *,

@@ -98,6 +98,13 @@ class Shot(Base):
     size: Mapped[str | None] = mapped_column(String(4), nullable=True)
     size_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     size_evidence: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # emotion / importance (migration 0004): per-shot means and the 0..1 highlight score
+    importance: Mapped[float | None] = mapped_column(Float, nullable=True)
+    emotion: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {valence, arousal, dominant, ...}
+    # mood of the shot's keyframe (migration 0004): one of the 8 moods of reelscope.mood
+    mood: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    mood_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mood_scores: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     video: Mapped[Video] = relationship(back_populates="shots")
     keyframes: Mapped[list["Keyframe"]] = relationship(back_populates="shot", cascade="all, delete-orphan",
                                                         order_by="Keyframe.frame")
@@ -214,3 +221,133 @@ class LabelEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     undone: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# ---- audio, emotion, importance, summaries (migration 0004; issue 6) --------------------------
+
+class AudioSegment(Base):
+    """A span of the soundtrack: speech | music | silence | other, with its loudness and arousal."""
+    __tablename__ = "audio_segments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[float] = mapped_column(Float)
+    end_time: Mapped[float] = mapped_column(Float)
+    loudness: Mapped[float | None] = mapped_column(Float, nullable=True)  # LUFS (EBU R128 integrated)
+    arousal: Mapped[float | None] = mapped_column(Float, nullable=True)  # 0..1
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Curve(Base):
+    """A signal sampled evenly over a video's time: values[i] is at t0 + i * step seconds.
+
+    Names in use: ``audio.loudness`` (LUFS, momentary), ``audio.arousal``, ``emotion.valence``,
+    ``emotion.arousal``, ``emotion.face_valence``, ``emotion.face_arousal``, ``importance``, ...
+    ``data`` holds extras such as per-sample dominant emotion labels."""
+    __tablename__ = "curves"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    t0: Mapped[float] = mapped_column(Float, default=0.0)
+    step: Mapped[float] = mapped_column(Float)
+    values: Mapped[list] = mapped_column(JSON)
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    __table_args__ = (UniqueConstraint("video_id", "name", name="uq_curve_video_name"),)
+
+
+class Summary(Base):
+    """A highlight summary of a video: the chosen shots (or spans) and, once rendered, the file."""
+    __tablename__ = "summaries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    target_seconds: Mapped[float] = mapped_column(Float)
+    seconds: Mapped[float] = mapped_column(Float)
+    segments: Mapped[list] = mapped_column(JSON)  # [{shot, start_frame, end_frame, start_time, end_time, score}]
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    media: Mapped[str | None] = mapped_column(String(512), nullable=True)  # rendered mp4, relative to the media store
+
+
+# ---- objects and tags (migration 0004; issue 7) ------------------------------------------------
+
+class ObjectTrack(Base):
+    """One object followed across sampled frames within a shot."""
+    __tablename__ = "object_tracks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    shot_idx: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(64), index=True)
+    class_id: Mapped[int] = mapped_column(Integer)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    detections: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ObjectDetection(Base):
+    """One detected object on one sampled frame (boxes in source pixels, x, y, w, h)."""
+    __tablename__ = "object_detections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    track_id: Mapped[int | None] = mapped_column(ForeignKey("object_tracks.id", ondelete="CASCADE"),
+                                                 nullable=True, index=True)
+    frame: Mapped[int] = mapped_column(Integer)
+    time: Mapped[float] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(64), index=True)
+    class_id: Mapped[int] = mapped_column(Integer)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+
+
+class Tag(Base):
+    """A label for a frame (``frame`` set) or aggregated over a shot (``frame`` null)."""
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    shot_idx: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    frame: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    time: Mapped[float | None] = mapped_column(Float, nullable=True)
+    label: Mapped[str] = mapped_column(String(128), index=True)
+    source: Mapped[str] = mapped_column(String(32))  # imagenet | coco | mood | ...
+    score: Mapped[float] = mapped_column(Float)
+
+
+class FrameEmbedding(Base):
+    """An image embedding of a sampled frame (optional CLIP-like index for text-to-image search)."""
+    __tablename__ = "frame_embeddings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    shot_idx: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    frame: Mapped[int] = mapped_column(Integer)
+    time: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(128))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian, L2-normalised
+
+
+# ---- mood (migration 0004; issue 8) -------------------------------------------------------------
+
+class MusicTrack(Base):
+    """A music file's analysis (cached by content fingerprint): tempo, energy, brightness, mode, mood."""
+    __tablename__ = "music_tracks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    path: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(String(512))
+    duration: Mapped[float] = mapped_column(Float)
+    tempo: Mapped[float | None] = mapped_column(Float, nullable=True)  # BPM
+    beat_strength: Mapped[float | None] = mapped_column(Float, nullable=True)
+    energy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    brightness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mode: Mapped[str | None] = mapped_column(String(8), nullable=True)  # major | minor
+    valence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    arousal: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mood: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    mood_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)  # beats, features, analyser version
+    analysed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

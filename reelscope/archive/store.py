@@ -207,6 +207,12 @@ class Archive:
                 if "faces" in stage_names:
                     from reelscope.archive.people_io import write_faces
                     write_faces(s, video, artifacts["faces"], face_thumbs, f"{info.fingerprint}/faces")
+                from reelscope.archive.writers import writers
+                for name, w in writers().items():
+                    if name in stage_names:
+                        w.clear(s, video)
+                        s.flush()
+                        w.write(s, video, artifacts, shot_rows)
                 now = datetime.now(timezone.utc)
                 for r in runs:
                     s.add(db.AnalysisRun(video_id=video.id, stage=r["stage"], status="complete",

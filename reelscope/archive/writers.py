@@ -17,7 +17,8 @@ from typing import Callable
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-_MODULES = ("reelscope.archive.story_io", "reelscope.archive.objects_io", "reelscope.archive.mood_io")
+_MODULES = ("reelscope.archive.audio_io", "reelscope.archive.story_io", "reelscope.archive.objects_io",
+            "reelscope.archive.tags_io", "reelscope.archive.mood_io")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,46 @@
+"""Writing the audio stage: AudioSegment rows and Curve rows ``audio.<name>`` (stage "audio").
+
+``audio.loudness`` carries the summary in its ``data``: integrated loudness (LUFS), loudness
+range (LU), sample peak (dBFS), channels, codec. A video without audio stores nothing.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from reelscope.archive import schema as db
+from reelscope.archive.writers import Writer, register_writer
+
+STAGE = "audio"
+
+
+def curve_values(values, digits: int = 4) -> list:
+    """JSON-safe list: finite floats rounded, NaN/inf as None."""
+    return [round(float(v), digits) if math.isfinite(float(v)) else None for v in np.asarray(values, np.float64)]
+
+
+def _clear_curves(s: Session, video: db.Video) -> None:
+    s.execute(delete(db.Curve).where(db.Curve.video_id == video.id, db.Curve.stage == STAGE))
+
+
+def write_audio(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> None:
+    from reelscope.audio.analyze import CURVES
+
+    res = artifacts.get("audio")
+    if res is None or not res.available:
+        return
+    for seg in res.segments:
+        s.add(db.AudioSegment(video_id=video.id, kind=seg.kind, start_time=seg.start, end_time=seg.end,
+                              loudness=seg.loudness, arousal=seg.arousal, confidence=seg.confidence, data=seg.data))
+    summary = {k: v for k, v in res.summary().items() if k != "reason"}
+    for name, values in res.curves.items():
+        s.add(db.Curve(video_id=video.id, stage=STAGE, name=f"audio.{name}", t0=res.t0, step=res.step,
+                       values=curve_values(values, 2 if name in ("loudness", "rms", "pitch", "tempo", "centroid")
+                                           else 4),
+                       unit=CURVES.get(name, ""), data=summary if name == "loudness" else {}))
+
+
+register_writer(Writer(STAGE, write_audio, tables=(db.AudioSegment,), extra_clear=_clear_curves))

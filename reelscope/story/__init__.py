@@ -1,0 +1,1 @@
+"""Story-level analysis over a video's time: emotion curves, importance, highlight summaries."""

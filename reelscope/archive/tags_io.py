@@ -1,0 +1,39 @@
+"""Writing the tags stage into the archive: Tag rows with source "imagenet".
+
+Frame tags have ``frame`` (and its exact ``time``) set; shot tags have ``frame`` null, ``time``
+the shot's start, and ``score`` the mean probability over the shot's sampled frames. Clearing
+removes only this source's rows: tags that other stages store (COCO, mood, ...) stay.
+"""
+from __future__ import annotations
+
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
+
+from reelscope.archive import schema as db
+from reelscope.archive.writers import Writer, register_writer
+
+SOURCE = "imagenet"
+
+
+def _clear(s: Session, video: db.Video) -> None:
+    s.execute(delete(db.Tag).where(db.Tag.video_id == video.id, db.Tag.source == SOURCE))
+
+
+def _write(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> None:
+    result = artifacts.get("tags") or {}
+    rows = []
+    for f in result.get("frames") or []:
+        for label, score in f["tags"]:
+            rows.append({"video_id": video.id, "shot_idx": f["shot_index"], "frame": int(f["frame"]),
+                         "time": float(f["time"]), "label": label, "source": SOURCE, "score": float(score)})
+    for sh in result.get("shots") or []:
+        row = shot_rows.get(sh["shot_index"])
+        for label, score in sh["tags"]:
+            rows.append({"video_id": video.id, "shot_idx": sh["shot_index"], "frame": None,
+                         "time": row.start_time if row is not None else None, "label": label, "source": SOURCE,
+                         "score": float(score)})
+    if rows:
+        s.execute(insert(db.Tag), rows)
+
+
+register_writer(Writer("tags", write=_write, extra_clear=_clear))

@@ -1,0 +1,281 @@
+"""Mood-matched slideshows: a job plans (pictures' and music's moods, the timeline), then renders
+an mp4; GET the job for progress and the plan (the preview), GET its video to play or download.
+
+Pictures: a video's keyframes or a character's best moments (``video_id`` [+ ``character``]),
+server paths under an allowed root (``pictures``), or uploaded images (multipart ``files``).
+Music: a folder on the server under an allowed root (``music``; see ``/api/slideshows/music-
+folders``). All work is done by reelscope.slideshow; this module validates and schedules.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from reelscope.api.routes_browse import State
+from reelscope.api.schemas import MAX_ID
+from reelscope.api.security import real, require_read, require_write, under_roots
+from reelscope.api.slideshow_jobs import SlideshowJob, SlideshowJobs
+from reelscope.api.state import AppState
+from reelscope.api.uploads import UPLOADS, safe_name, too_large
+from reelscope.errors import ReelscopeError
+
+MAX_FILES = 200
+SIZE_PATTERN = r"^(\d{2,4}x\d{2,4}|\d{3,4}p|\d{1,2}:\d{1,2}(@\d{3,4}p?)?)$"
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    yield
+    jobs = getattr(app.state, "slideshows", None)
+    if jobs is not None:
+        jobs.shutdown()
+
+
+router = APIRouter(prefix="/api", tags=["slideshows"], dependencies=[Depends(require_read)], lifespan=_lifespan)
+Write = [Depends(require_write)]
+
+
+class RenderSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: str = Field("720p", max_length=16, pattern=SIZE_PATTERN,
+                      description="1280x720, 720p, 1080p, 9:16 (1080x1920), 9:16@720, 1:1, 4:5, ...")
+    fps: int = Field(25, ge=1, le=60)
+    fit: Literal["cover", "contain"] = "cover"
+    ken_burns: float = Field(0.05, ge=0, le=0.3, description="zoom over one picture (0: still)")
+
+
+class SlideshowRequest(RenderSettings):
+    pictures: list[Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=list, max_length=MAX_FILES, description="image files or folders on the server (under an "
+                                                                "allowed root)")
+    video_id: int | None = Field(None, ge=1, le=MAX_ID, description="a video of the archive: its shots' keyframes")
+    character: str | None = Field(None, min_length=1, max_length=256,
+                                  description="with video_id: a character (id, #index or name): their best moments")
+    music: str = Field(..., min_length=1, max_length=4096, description="music folder on the server (under an "
+                                                                      "allowed root)")
+    length: float | None = Field(None, gt=0, le=3600, description="total seconds")
+    per_image: float | None = Field(None, gt=0, le=120, description="seconds per picture (default 4)")
+    order: Literal["mood", "time", "faces"] = "mood"
+    music_dip: float = Field(0.35, ge=0, le=1, description="music level at a cut within one track")
+    render: bool = Field(True, description="false: stop after planning (status 'planned'); render later with "
+                                           "POST /api/slideshows/{id}/render")
+
+
+class SlideshowJobOut(BaseModel):
+    id: str
+    status: str
+    source: str
+    request: dict[str, Any]
+    render_options: dict[str, Any]
+    created_at: Any
+    started_at: Any = None
+    finished_at: Any = None
+    progress: dict[str, Any]
+    plan: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    video_url: str | None = None
+
+
+class MusicFolder(BaseModel):
+    path: str
+    tracks: int
+
+
+def _jobs(request: Request, st: AppState) -> SlideshowJobs:
+    app = request.app
+    if getattr(app.state, "slideshows", None) is None:
+        app.state.slideshows = SlideshowJobs(st.archive)
+    return app.state.slideshows
+
+
+def _allowed(st: AppState, path: str, what: str) -> Path:
+    if "\x00" in path or not under_roots(path, st.settings.allowed_roots):
+        raise HTTPException(403, f"{path}: not under an allowed root of this server")
+    p = real(path)
+    if not p.exists():
+        raise HTTPException(404, f"{path}: no such {what}")
+    return p
+
+
+def _check(st: AppState, req: SlideshowRequest, uploads: bool = False) -> tuple[dict, dict, str]:
+    from reelscope.mood.render import parse_size
+
+    try:
+        parse_size(req.size)
+    except ReelscopeError as e:
+        raise HTTPException(400, str(e)) from None
+    if not (req.pictures or req.video_id or uploads):
+        raise HTTPException(400, "no pictures: give video_id, pictures (server paths) or upload files")
+    if req.character and not req.video_id:
+        raise HTTPException(400, "character needs video_id")
+    music = _allowed(st, req.music, "music folder")
+    if not music.is_dir():
+        raise HTTPException(400, f"{req.music}: not a folder")
+    pictures = [str(_allowed(st, p, "file or folder")) for p in req.pictures]
+    source = f"{len(pictures)} server path(s)" if pictures else ""
+    if req.video_id:
+        try:
+            v = st.archive.video(req.video_id)
+        except ReelscopeError as e:
+            raise HTTPException(404, str(e)) from None
+        source = f"{v.filename}: {'character ' + req.character if req.character else 'keyframes'}"
+    plan_req = {"pictures": pictures, "video_id": req.video_id, "character": req.character, "music": str(music),
+                "length": req.length, "per_image": req.per_image, "order": req.order, "music_dip": req.music_dip}
+    render = {"size": req.size, "fps": req.fps, "fit": req.fit, "ken_burns": req.ken_burns}
+    return plan_req, render, source
+
+
+def _bad_form(msg: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": msg, "input": None}])
+
+
+async def _from_upload(st: AppState, request: Request) -> tuple[dict, dict, str, Path, bool]:
+    root = st.archive.location / UPLOADS
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="slideshow-", dir=root))
+    try:
+        async with request.form(max_files=MAX_FILES, max_fields=8) as form:
+            try:
+                req = SlideshowRequest.model_validate_json(str(form.get("options") or "{}"))
+            except ValidationError as e:
+                raise RequestValidationError(e.errors(include_url=False, include_input=False)) from None
+            files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
+            if not files:
+                raise _bad_form("multipart body needs 'files' (the pictures) and 'options' (JSON)")
+            budget, names = st.settings.max_upload_bytes, set()
+            for i, f in enumerate(files):
+                name = safe_name(f.filename, f"image{i}")
+                stem, suffix = Path(name).stem, Path(name).suffix
+                k = 1
+                while name.lower() in names:
+                    name, k = f"{stem}-{k}{suffix}", k + 1
+                names.add(name.lower())
+                data = await f.read(budget + 1)
+                budget -= len(data)
+                if budget < 0:
+                    raise too_large(st.settings.max_upload_bytes)
+                (folder / name).write_bytes(data)
+        plan_req, render, _ = _check(st, req, uploads=True)
+        plan_req["pictures"] = plan_req["pictures"] + [str(folder)]
+        return plan_req, render, f"{len(files)} uploaded picture(s)", folder, req.render
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+_UPLOAD_SCHEMA = {"type": "object", "required": ["files", "options"], "properties": {
+    "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "the pictures"},
+    "options": {"type": "string", "description": "JSON: the fields of the JSON request (music, length, size, ...)"}}}
+_BODY = {"required": True, "content": {"application/json": {"schema": SlideshowRequest.model_json_schema()},
+                                       "multipart/form-data": {"schema": _UPLOAD_SCHEMA}}}
+
+
+@router.post("/slideshows", response_model=SlideshowJobOut, status_code=202, dependencies=Write,
+             openapi_extra={"requestBody": _BODY},
+             responses={403: {"description": "a path outside the allowed roots"}, 413: {"description": "too large"}})
+async def create_slideshow(st: State, request: Request) -> dict:
+    """Start a slideshow job: pictures grouped by mood, music of the same mood, one fade curve for
+    picture and sound. ``render: false`` stops after the plan (the preview in ``plan``)."""
+    ctype = request.headers.get("content-type", "").lower()
+    upload = None
+    if ctype.startswith("multipart/form-data"):
+        plan_req, render, source, upload, do_render = await _from_upload(st, request)
+    elif ctype.startswith("application/json"):
+        try:
+            req = SlideshowRequest.model_validate_json(await request.body())
+        except ValidationError as e:
+            raise RequestValidationError(e.errors(include_url=False, include_input=False)) from None
+        plan_req, render, source = await run_in_threadpool(_check, st, req)
+        do_render = req.render
+    else:
+        raise HTTPException(415, "send application/json, or multipart/form-data with files and options")
+    job = _jobs(request, st).submit(plan_req, render, do_render, source, upload)
+    return job.as_dict()
+
+
+@router.get("/slideshows", response_model=list[SlideshowJobOut])
+def list_slideshows(st: State, request: Request) -> list[dict]:
+    return [j.as_dict() for j in _jobs(request, st).list()]
+
+
+@router.get("/slideshows/music-folders", response_model=list[MusicFolder])
+def music_folders(st: State, depth: Annotated[int, Query(ge=0, le=4)] = 2) -> list[dict]:
+    """Folders under the allowed roots that hold music files (to pick ``music`` from)."""
+    from reelscope.mood.music import AUDIO_EXTS
+
+    out = []
+    for root in st.settings.allowed_roots:
+        root = real(root)
+        todo = [(root, 0)]
+        while todo and len(out) < 200:
+            folder, d = todo.pop(0)
+            try:
+                entries = sorted(folder.iterdir())
+            except OSError:
+                continue
+            n = sum(1 for e in entries if e.is_file() and e.suffix.lower() in AUDIO_EXTS)
+            if n:
+                out.append({"path": str(folder), "tracks": n})
+            if d < depth:
+                todo.extend((e, d + 1) for e in entries if e.is_dir() and not e.name.startswith(".")
+                            and under_roots(e, st.settings.allowed_roots))
+    return out
+
+
+def _job(request: Request, st: AppState, job_id: str) -> SlideshowJob:
+    job = _jobs(request, st).get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no slideshow {job_id!r}")
+    return job
+
+
+@router.get("/slideshows/{job_id}", response_model=SlideshowJobOut)
+def get_slideshow(st: State, request: Request, job_id: str) -> dict:
+    return _job(request, st, job_id).as_dict()
+
+
+@router.post("/slideshows/{job_id}/render", response_model=SlideshowJobOut, status_code=202, dependencies=Write)
+def render_slideshow(st: State, request: Request, job_id: str, settings: RenderSettings | None = None) -> dict:
+    """Render a planned slideshow (made with ``render: false``), optionally at another size/fit."""
+    job = _job(request, st, job_id)
+    opts = settings.model_dump() if settings is not None else None
+    if opts:
+        from reelscope.mood.render import parse_size
+
+        try:
+            parse_size(opts["size"])
+        except ReelscopeError as e:
+            raise HTTPException(400, str(e)) from None
+    try:
+        return _jobs(request, st).start_render(job, opts).as_dict()
+    except ReelscopeError as e:
+        raise HTTPException(409, str(e)) from None
+
+
+@router.post("/slideshows/{job_id}/cancel", response_model=SlideshowJobOut, dependencies=Write)
+def cancel_slideshow(st: State, request: Request, job_id: str) -> dict:
+    return _jobs(request, st).cancel(_job(request, st, job_id)).as_dict()
+
+
+@router.get("/slideshows/{job_id}/video", response_class=FileResponse,
+            responses={200: {"content": {"video/mp4": {}}}, 404: {"description": "no such slideshow"},
+                       409: {"description": "not rendered yet"}})
+def slideshow_video(st: State, request: Request, job_id: str,
+                    download: Annotated[bool, Query(description="as an attachment")] = False) -> FileResponse:
+    """The rendered mp4 (byte ranges supported, for seeking)."""
+    job = _job(request, st, job_id)
+    if job.status != "done" or job.output is None or not job.output.is_file():
+        raise HTTPException(409, f"slideshow {job_id} is {job.status}, not rendered")
+    return FileResponse(job.output, media_type="video/mp4", filename=f"slideshow-{job.id}.mp4",
+                        content_disposition_type="attachment" if download else "inline")

@@ -27,7 +27,9 @@ def analyze(
     stages: str = typer.Option("shots,keyframes", help="Stages to run, comma-separated (see `reelscope stages`), e.g. shots,keyframes,faces."),
     face_detector: str = typer.Option("blazeface", help="Face detector for the faces stage: blazeface, hog, mmod, mtcnn."),
     face_fps: float = typer.Option(2.0, help="Frames per second sampled by the faces stage."),
+    object_detector: str = typer.Option("nanodet", help="COCO object detector for the objects stage: nanodet, centernet, yolox-nano or a YOLOX-style .onnx path."),
     shot_size_model: Optional[str] = typer.Option(None, help="A model trained with `reelscope train shot-size` to replace the default shot-size rules."),
+    clip_model: Optional[Path] = typer.Option(None, help="A CLIP-like ONNX model folder for the optional clip stage (default: $REELSCOPE_CLIP_MODEL)."),
     force: bool = typer.Option(False, help="Re-analyze even if the archive holds results with these settings."),
     report: Optional[Path] = typer.Option(None, help="Also write an HTML report (a file for one video, a folder for several)."),
 ):
@@ -38,8 +40,16 @@ def analyze(
     wanted = [x.strip() for x in stages.split(",") if x.strip()]
     params = {"shots": {"detector": detector}, "keyframes": {"method": keyframes},
               "faces": {"detector": face_detector, "sample_fps": face_fps},
-              "shot_size": {"model": shot_size_model} if shot_size_model else {}}
-    params = {k: v for k, v in params.items() if k in wanted or k == "shots"}
+              "objects": {"detector": object_detector},
+              "shot_size": {"model": shot_size_model} if shot_size_model else {},
+              "clip": {"model": str(clip_model)} if clip_model else {}}
+    try:  # parameters only for the stages that run (requested or needed by them)
+        from reelscope.pipeline import plan
+        planned = {st.name for st in plan(wanted)}
+    except ValueError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2)
+    params = {k: v for k, v in params.items() if k in planned}
     failed = 0
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
                   TimeRemainingColumn(), console=err, transient=False, disable=not err.is_terminal) as bar:
@@ -112,13 +122,17 @@ def show(
         t.add_row(str(s.idx + 1), f"{s.start_frame}-{s.end_frame}", f"{s.start_time:.3f}s",
                   f"{s.end_time - s.start_time:.2f}s", s.transition_in or "", s.transition_out or "", str(kf))
     out.print(t)
+    from reelscope.cli_audio import print_audio_emotion
+    print_audio_emotion(video_dict(v))
+    from reelscope.cli_objects import print_objects
+    print_objects(video_dict(v))
 
 
 @app.command()
 def export(
     video: Optional[str] = typer.Argument(None, help="Video to export; omit to export the whole archive (JSON only)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output file: .json, .edl, .otio or .csv (shot sizes over time)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json, edl, otio or csv (default: from the extension)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json, edl, otio, csv or seed (per-frame objects and faces, the seed system's form; default: from the extension)."),
     archive: Optional[Path] = ArchiveOpt,
     db: Optional[str] = DbOpt,
 ):
@@ -130,14 +144,18 @@ def export(
     if fmt == "json":
         vids = [_video(arch, video)] if video else arch.videos(full=True)
         write_json(vids, output)
-    elif fmt in ("edl", "otio", "csv"):
+    elif fmt in ("edl", "otio", "csv", "seed"):
         if not video:
-            err.print("[red]error:[/red] EDL/OTIO/CSV export needs one video", highlight=False)
+            err.print(f"[red]error:[/red] {fmt.upper()} export needs one video", highlight=False)
             raise typer.Exit(2)
         v = _video(arch, video)
-        write_sizes_csv(v, output) if fmt == "csv" else write_shot_list(v, output, fmt)
+        if fmt == "seed":
+            from reelscope.archive.export import write_seed
+            write_seed(arch, v, output)
+        else:
+            write_sizes_csv(v, output) if fmt == "csv" else write_shot_list(v, output, fmt)
     else:
-        err.print(f"[red]error:[/red] {output}: unknown export format {fmt!r} (use json, edl or otio)",
+        err.print(f"[red]error:[/red] {output}: unknown export format {fmt!r} (use json, edl, otio, csv or seed)",
                   highlight=False)
         raise typer.Exit(2)
     err.print(f"wrote {output}", highlight=False)
@@ -174,13 +192,20 @@ def stages():
 from reelscope.cli_people import label, people  # noqa: E402
 
 from reelscope.cli_serve import serve  # noqa: E402
+from reelscope.cli_audio import audio  # noqa: E402
 from reelscope.cli_size import dataset_app, train_app  # noqa: E402
 
 app.add_typer(people, name="people")
 app.add_typer(label, name="label")
 app.command()(serve)
+app.command()(audio)
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(train_app, name="train")
+app.command("slideshow")(__import__("reelscope.cli_slideshow", fromlist=["slideshow"]).slideshow)
+app.command("summarize")(__import__("reelscope.cli_summary", fromlist=["summarize"]).summarize)
+app.add_typer(__import__("reelscope.cli_eval", fromlist=["eval_app"]).eval_app, name="eval")
+app.command("search")(__import__("reelscope.cli_search", fromlist=["search"]).search)
+app.add_typer(__import__("reelscope.cli_mood", fromlist=["mood_app"]).mood_app, name="mood")  # + `train mood`
 
 
 def main() -> None:  # pragma: no cover

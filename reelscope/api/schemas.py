@@ -86,6 +86,8 @@ class ShotOut(_Open):
     transition_out: str | None = None
     size: str | None = None
     size_confidence: float | None = None
+    emotion: dict[str, Any] | None = Field(None, description="emotion stage: valence, arousal, dominant, ...")
+    importance: float | None = Field(None, description="importance stage: 0..1 highlight score")
     keyframes: list[KeyframeOut] = []
 
 
@@ -155,6 +157,9 @@ class VideoExport(_Open):
     transitions: list[TransitionOut] = []
     shots: list[ShotOut] = []
     characters: list[CharacterOut] = []
+    audio: dict[str, Any] | None = Field(None, description="audio stage: segments and curves (export schema)")
+    emotion: dict[str, Any] | None = Field(None, description="emotion stage: curves (export schema)")
+    objects: dict[str, Any] | None = Field(None, description="objects stage: COCO object tracks with boxes (export schema)")
 
 
 class ShotHit(ShotOut):
@@ -251,6 +256,22 @@ class JobOut(BaseModel):
 
 
 # ---- search -----------------------------------------------------------------------------------
+class MatchedLabel(BaseModel):
+    concept: str = Field(description="the words of the query it answers")
+    kind: Literal["tag", "object", "expression"]
+    label: str
+    similarity: float = Field(description="text-embedding cosine between the words and the label (1 = exact)")
+    evidence: float = Field(description="how strongly the shot shows it (0..1)")
+    score: float
+
+
+class EvidenceFrame(BaseModel):
+    frame: int
+    time: float
+    score: float
+    label: str
+
+
 class SearchHit(BaseModel):
     kind: Literal["shot", "character"]
     video_id: int
@@ -265,4 +286,14 @@ class SearchHit(BaseModel):
     name: str | None = None
     expression: str | None = None
     image: str | None = Field(None, description="keyframe or face thumbnail, relative to /api/media/")
-    matched: list[str] = Field(description="which filters/text the hit satisfied")
+    matched: list[str] = Field(description="which filters/text the hit satisfied (e.g. size, name, tag:grand piano)")
+    score: float | None = Field(None, description="ranking score (higher first); null for character hits")
+    labels: list[MatchedLabel] = Field([], description="labels of the shot that matched the text's concepts")
+    frames: list[EvidenceFrame] = Field([], description="frames of the shot that show the match, best first")
+
+
+class SearchPage(Page[SearchHit]):
+    parsed: dict[str, Any] | None = Field(None, description="how the free text was read: sizes, characters, "
+                                                            "expressions, concepts (labels), ignored words")
+    semantic: bool = Field(False, description="whether text embeddings mapped words to labels")
+    notes: list[str] = []

@@ -57,6 +57,8 @@ def video_dict(v: db.Video) -> dict:
             "transition_in": s.transition_in, "transition_out": s.transition_out,
             "size": s.size, "size_confidence": None if s.size_confidence is None else round(s.size_confidence, 4),
             "size_evidence": s.size_evidence,
+            "emotion": s.emotion,  # {valence, arousal, dominant, face_share, audio_arousal} or null
+            "importance": s.importance,  # 0..1 (importance stage) or null
             "keyframes": [{
                 "frame": k.frame, "time": round(k.time, 6), "method": k.method, "image": k.image,
                 "width": k.width, "height": k.height,
@@ -71,7 +73,51 @@ def video_dict(v: db.Video) -> dict:
             "first_time": round(c.first_time, 3), "last_time": round(c.last_time, 3),
             "thumbnail": c.thumbnail, "expressions": {k: round(x, 4) for k, x in c.expressions.items()},
         } for c in v.characters],
+        "audio": audio_dict(v),
+        "emotion": emotion_dict(v),
+        "objects": _objects_dict(v),
     }
+
+
+def _loaded(v: db.Video, attr: str) -> bool:
+    from sqlalchemy import inspect
+
+    return attr not in inspect(v).unloaded
+
+
+def _curve(c: db.Curve, data: bool = True) -> dict:
+    d = {"t0": c.t0, "step": c.step, "unit": c.unit, "values": c.values}
+    if data and c.data:
+        d["data"] = c.data
+    return d
+
+
+def audio_dict(v: db.Video) -> dict | None:
+    """The audio stage's results: summary, segments, curves ``audio.*`` (null when not analysed)."""
+    curves = {c.name[len("audio."):]: c for c in (v.curves if _loaded(v, "curves") else []) if c.stage == "audio"}
+    segments = v.audio_segments if _loaded(v, "audio_segments") else []
+    if not curves and not segments:
+        return None
+    summary = dict(curves["loudness"].data) if "loudness" in curves else {}
+    return {
+        "summary": summary,
+        "segments": [{"kind": a.kind, "start_time": round(a.start_time, 3), "end_time": round(a.end_time, 3),
+                      "loudness": a.loudness, "arousal": a.arousal, "confidence": a.confidence, "data": a.data}
+                     for a in segments],
+        "curves": {name: _curve(c, data=False) for name, c in curves.items()},
+    }
+
+
+def emotion_dict(v: db.Video) -> dict | None:
+    """The emotion stage's curves (null when not analysed)."""
+    curves = {c.name: c for c in (v.curves if _loaded(v, "curves") else []) if c.stage == "emotion"}
+    val = curves.get("emotion.valence")
+    if val is None:
+        return None
+    aro, conf = curves.get("emotion.arousal"), curves.get("emotion.confidence")
+    return {"t0": val.t0, "step": val.step, "valence": val.values, "arousal": aro.values if aro else None,
+            "confidence": conf.values if conf else None, "dominant": (val.data or {}).get("dominant"),
+            "sources": (val.data or {}).get("sources")}
 
 
 def archive_dict(videos: list[db.Video]) -> dict:
@@ -90,6 +136,26 @@ def write_json(videos: list[db.Video], out: str | Path) -> Path:
     out = Path(out)
     tmp = out.with_suffix(out.suffix + ".part")
     tmp.write_text(json.dumps(archive_dict(videos), indent=2))
+    tmp.replace(out)
+    return out
+
+
+def _objects_dict(v: db.Video) -> dict | None:
+    from reelscope.archive.objects_io import objects_dict
+
+    return objects_dict(v)
+
+
+def write_seed(archive, v: db.Video, out: str | Path) -> Path:
+    """The seed system's per-frame form of one video (objects and faces), as a JSON list
+    (``reelscope.archive.objects_io.seed_frames``; docs/export-schema.md)."""
+    from reelscope.archive.objects_io import seed_frames
+
+    out = Path(out)
+    with archive.session() as s:
+        data = seed_frames(s, v.id)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text("[\n" + ",\n".join(json.dumps(f) for f in data) + "\n]\n")  # one frame per line
     tmp.replace(out)
     return out
 

@@ -47,6 +47,11 @@ class Video(Base):
     transitions: Mapped[list["Transition"]] = relationship(back_populates="video", cascade="all, delete-orphan",
                                                             order_by="Transition.boundary_frame")
     characters: Mapped[list["Character"]] = relationship(viewonly=True, order_by="Character.idx")
+    # read-only views for exports (rows are written by the stage writers of reelscope.archive.*_io)
+    audio_segments: Mapped[list["AudioSegment"]] = relationship(viewonly=True, order_by="AudioSegment.start_time")
+    curves: Mapped[list["Curve"]] = relationship(viewonly=True, order_by="Curve.name")
+    object_tracks: Mapped[list["ObjectTrack"]] = relationship(
+        viewonly=True, order_by="[ObjectTrack.shot_idx, ObjectTrack.first_frame, ObjectTrack.id]")
 
     @property
     def fps(self) -> float:
@@ -285,6 +290,9 @@ class ObjectTrack(Base):
     last_frame: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     detections: Mapped[int] = mapped_column(Integer, default=1)
+    # read-only view for exports: the track's boxes, frame by frame
+    detection_rows: Mapped[list["ObjectDetection"]] = relationship(
+        viewonly=True, order_by="[ObjectDetection.frame, ObjectDetection.id]")
 
 
 class ObjectDetection(Base):

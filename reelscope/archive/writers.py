@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 _MODULES = ("reelscope.archive.audio_io", "reelscope.archive.story_io", "reelscope.archive.objects_io",
-            "reelscope.archive.tags_io", "reelscope.archive.mood_io")
+            "reelscope.archive.tags_io", "reelscope.archive.mood_io", "reelscope.archive.clip_io")
 
 
 @dataclass(frozen=True)

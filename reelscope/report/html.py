@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reelscope.archive.export import SCHEMA_ID, SCHEMA_VERSION, video_dict
 from reelscope.media.timecode import seconds_to_timecode
+from reelscope.report.story_curves import curves_section, gather
 
 # Colours of the transition that starts a shot ("start" = first shot of the video).
 COLOURS = {"start": "#9aa5b1", "cut": "#3e4c59", "dissolve": "#2f80ed", "fade": "#9b51e0",
@@ -29,6 +30,7 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
 def write_report(archive, video, out_path: str | Path) -> Path:
     """Write the HTML report of ``video`` (ORM row with shots, keyframes, transitions, runs)."""
     data = video_dict(video)
+    data.update(gather(archive, video))  # curves and summaries (not in the export dict)
     images = {}
     for shot in data["shots"]:
         for kf in shot["keyframes"][:1]:
@@ -63,6 +65,7 @@ def render_report(data: dict, images: dict[str, bytes]) -> str:
         _section("Shots", _strip(shots, images, data), f"{len(shots)} shot{'s' * (len(shots) != 1)}"),
         _section("Shot lengths", _charts(shots)),
         _story(shots),
+        curves_section(data, PLOTLY_CONFIG),
         _section("Transitions", _transitions(data, fps), f"{len(data['transitions'])}"),
         f"<footer>Export schema <code>{SCHEMA_ID}</code> version {SCHEMA_VERSION} · "
         f"reelscope {escape(__version__)} · generated {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}<br>"

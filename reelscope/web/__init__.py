@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 STATIC = Path(__file__).resolve().parent / "static"
 INDEX = STATIC / "index.html"
 # The pages the client-side router knows (static/js/main.js); every one answers index.html.
-PAGES = ("/", "/videos/{video_id:int}", "/characters", "/search", "/jobs")
+PAGES = ("/", "/videos/{video_id:int}", "/characters", "/search", "/jobs", "/slideshow")
 
 
 def _index() -> FileResponse:

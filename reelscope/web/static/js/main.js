@@ -10,6 +10,7 @@ const ROUTES = [
   { nav: "characters", pattern: /^\/characters\/?$/, load: () => import("./pages/characters.js"), title: "Characters" },
   { nav: "search", pattern: /^\/search\/?$/, load: () => import("./pages/search.js"), title: "Search" },
   { nav: "jobs", pattern: /^\/jobs\/?$/, load: () => import("./pages/jobs.js"), title: "Jobs" },
+  { nav: "slideshow", pattern: /^\/slideshow\/?$/, load: () => import("./pages/slideshow.js"), title: "Slideshow" },
 ];
 
 const view = document.getElementById("view");

@@ -6,15 +6,17 @@ import { api, mediaUrl, videoFileUrl } from "../api.js";
 import { clear, emptyState, errorBox, h, loading } from "../dom.js";
 import { SIZES, clock, duration, plural, sizeName, topExpression } from "../format.js";
 import { navigate, setQuery, setTitle, toast } from "../main.js";
+import { curvesPanel, summaryPanel } from "./story.js";
 
 const EPS = 0.001; // seek 1 ms into a shot so its own first frame shows (times are rounded to µs)
 
 export async function render(root, [idText], query) {
   const id = Number(idText);
   root.append(loading());
-  let video, characters;
+  let video, characters, curves;
   try {
-    [video, characters] = await Promise.all([api(`videos/${id}`), api(`videos/${id}/characters`)]);
+    [video, characters, curves] = await Promise.all([api(`videos/${id}`), api(`videos/${id}/characters`),
+      api(`videos/${id}/curves`).catch(() => [])]);
   } catch (e) {
     clear(root, h("h1", "Video"), errorBox(e, `Could not load video ${id}`),
       h("p", h("a", { href: "/", dataset: { link: "" } }, "Back to the archive")));
@@ -108,6 +110,9 @@ export async function render(root, [idText], query) {
         "aria-label": `Seek to the first appearance of ${c.name || "unknown character " + (c.index + 1)} at ${clock(c.first_time)}` },
       `First seen ${clock(c.first_time)}`))));
 
+  // ---- story: curves under the timeline (pages/story.js) ---------------------------------------
+  const story = curvesPanel(curves || [], total, (t) => seek(t));
+
   // ---- page ---------------------------------------------------------------------------------
   const del = h("button.danger", { type: "button" }, "Delete from archive");
   del.addEventListener("click", async () => {
@@ -133,8 +138,9 @@ export async function render(root, [idText], query) {
     h("section.player-wrap", h("div.player-col", player, playerMsg), nowPanel),
     h("section.card",
       h("div.section-head", h("h2#shots-h", "Shots"), legend),
-      shots.length ? [timeline, axis(total)] : emptyState("No shots stored for this video.",
+      shots.length ? [timeline, axis(total), story.el] : emptyState("No shots stored for this video.",
         "Analyse it with the shots stage.")),
+    summaryPanel(id, video, curves || [], (t) => seek(t)),
     h("section.card", h("h2", "Keyframes"),
       kfButtons.length ? strip : emptyState("No keyframes stored.", "Analyse the video with the keyframes stage.")),
     h("section.card",
@@ -161,6 +167,7 @@ export async function render(root, [idText], query) {
   }
   function highlight(t) {
     playhead.style.left = `${Math.min(100, (100 * t) / total)}%`;
+    story.setTime(t);
     const i = shotAt(t);
     if (i === current) return;
     current = i;
@@ -200,6 +207,14 @@ export async function render(root, [idText], query) {
         h("dt", "Size"), h("dd", s.size ? h("span", h("span.size-tag", { dataset: { size: s.size } }, s.size), ` ${sizeName(s.size)}`
           + (s.size_confidence != null ? ` (${Math.round(s.size_confidence * 100)}%)` : "")) : "unknown"),
         h("dt", "In / out"), h("dd", `${s.transition_in || "start"} / ${s.transition_out || "end"}`)));
+    // COCO objects tracked in this shot (objects stage): class names, most tracks first
+    const objs = ((video.objects || {}).tracks || []).filter((t) => t.shot_index === s.index);
+    if (objs.length) {
+      const counts = {};
+      for (const t of objs) counts[t.label] = (counts[t.label] || 0) + 1;
+      const text = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([l, n]) => (n > 1 ? `${l} ×${n}` : l));
+      nowPanel.querySelector("dl.facts").append(h("dt", "Objects"), h("dd.shot-objects", text.join(", ")));
+    }
   }
 
   let raf = 0;

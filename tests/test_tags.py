@@ -105,3 +105,9 @@ def test_tags_stage_round_trip_and_search(tmp_path, data):
         assert [r.label for r in after if r.source == "mood"] == ["keep-me"]
         hits = search(arch, SearchQuery(tags=[top.label]))
         assert hits.total >= 1 and hits.items[0]["filename"] == clip.name
+        # the JSON export carries the shot-level tags of every source, frame-level tags stay out
+        from reelscope.archive.export import video_dict
+        doc = video_dict(arch.video(o.video_id))
+        exported = [t for sh in doc["shots"] for t in sh["tags"]]
+        assert len(exported) == len([r for r in after if r.frame is None])
+        assert {"label": "keep-me", "source": "mood", "score": 1.0} in doc["shots"][0]["tags"]

@@ -24,6 +24,10 @@ def _iso(dt: datetime | None) -> str | None:
 
 def video_dict(v: db.Video) -> dict:
     fps = Fraction(v.fps_num, v.fps_den)
+    tags_by_shot: dict[int, list[dict]] = {}
+    for t in (v.shot_tags if _loaded(v, "shot_tags") else []):
+        tags_by_shot.setdefault(t.shot_idx, []).append({"label": t.label, "source": t.source,
+                                                        "score": round(t.score, 4)})
     return {
         "id": v.id,
         "fingerprint": v.fingerprint,
@@ -59,6 +63,9 @@ def video_dict(v: db.Video) -> dict:
             "size_evidence": s.size_evidence,
             "emotion": s.emotion,  # {valence, arousal, dominant, face_share, audio_arousal} or null
             "importance": s.importance,  # 0..1 (importance stage) or null
+            "mood": s.mood,  # mood stage: one of reelscope.mood.circle.MOODS, or null
+            "mood_confidence": s.mood_confidence,
+            "tags": tags_by_shot.get(s.idx, []),  # shot-level tags [{label, source, score}], best first per source
             "keyframes": [{
                 "frame": k.frame, "time": round(k.time, 6), "method": k.method, "image": k.image,
                 "width": k.width, "height": k.height,

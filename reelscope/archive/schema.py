@@ -50,6 +50,9 @@ class Video(Base):
     # read-only views for exports (rows are written by the stage writers of reelscope.archive.*_io)
     audio_segments: Mapped[list["AudioSegment"]] = relationship(viewonly=True, order_by="AudioSegment.start_time")
     curves: Mapped[list["Curve"]] = relationship(viewonly=True, order_by="Curve.name")
+    shot_tags: Mapped[list["Tag"]] = relationship(
+        viewonly=True, primaryjoin="and_(Video.id == foreign(Tag.video_id), Tag.frame.is_(None))",
+        order_by="(Tag.shot_idx, Tag.score.desc())")
     object_tracks: Mapped[list["ObjectTrack"]] = relationship(
         viewonly=True, order_by="[ObjectTrack.shot_idx, ObjectTrack.first_frame, ObjectTrack.id]")
 

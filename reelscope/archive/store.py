@@ -106,7 +106,7 @@ class Archive:
         return (selectinload(db.Video.runs), selectinload(db.Video.transitions),
                 selectinload(db.Video.shots).selectinload(db.Shot.keyframes),
                 selectinload(db.Video.characters).joinedload(db.Character.identity),
-                selectinload(db.Video.audio_segments), selectinload(db.Video.curves),
+                selectinload(db.Video.audio_segments), selectinload(db.Video.curves), selectinload(db.Video.shot_tags),
                 selectinload(db.Video.object_tracks).selectinload(db.ObjectTrack.detection_rows))
 
     def videos(self, full: bool = False) -> list[db.Video]:

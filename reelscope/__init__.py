@@ -1,7 +1,12 @@
 """reelscope: turn video into structured, searchable knowledge.
 
     import reelscope
-    results = reelscope.analyze(["film.mp4"], archive="my-archive")
+    results = reelscope.analyze(["film.mp4"], archive="my-archive",
+                                stages=["shots", "keyframes", "faces", "shot_size", "objects", "tags"])
+    arch = reelscope.open_archive("my-archive")
+    hits = reelscope.search(arch, "close-up of Anna smiling")
+    summary = reelscope.summarize(arch, "film.mp4", "60s")      # needs the importance stage
+    plan = reelscope.plan_slideshow(["photos/"], "music/")     # then reelscope.render_slideshow(plan, "out.mp4")
 """
 __version__ = "0.1.0"
 
@@ -16,4 +21,24 @@ def open_archive(location=None, db_url=None):
     return Archive(location, db_url)
 
 
-__all__ = ["analyze", "open_archive", "__version__"]
+def search(archive, query, limit: int = 50, offset: int = 0):
+    from reelscope.archive.search import search as _search
+    return _search(archive, query, limit=limit, offset=offset)
+
+
+def summarize(archive, video, length="15%", **kwargs):
+    from reelscope.archive.summaries import create_summary
+    return create_summary(archive, video, length, **kwargs)
+
+
+def plan_slideshow(*args, **kwargs):
+    from reelscope.slideshow import plan_slideshow as _plan
+    return _plan(*args, **kwargs)
+
+
+def render_slideshow(*args, **kwargs):
+    from reelscope.slideshow import render_slideshow as _render
+    return _render(*args, **kwargs)
+
+
+__all__ = ["analyze", "open_archive", "search", "summarize", "plan_slideshow", "render_slideshow", "__version__"]

@@ -30,6 +30,7 @@ def analyze(
     object_detector: str = typer.Option("nanodet", help="COCO object detector for the objects stage: nanodet, centernet, yolox-nano or a YOLOX-style .onnx path."),
     shot_size_model: Optional[str] = typer.Option(None, help="A model trained with `reelscope train shot-size` to replace the default shot-size rules."),
     clip_model: Optional[Path] = typer.Option(None, help="A CLIP-like ONNX model folder for the optional clip stage (default: $REELSCOPE_CLIP_MODEL)."),
+    mood_model: Optional[Path] = typer.Option(None, help="A model trained with `reelscope train mood` for the mood stage (default: colour and faces)."),
     force: bool = typer.Option(False, help="Re-analyze even if the archive holds results with these settings."),
     report: Optional[Path] = typer.Option(None, help="Also write an HTML report (a file for one video, a folder for several)."),
 ):
@@ -42,7 +43,8 @@ def analyze(
               "faces": {"detector": face_detector, "sample_fps": face_fps},
               "objects": {"detector": object_detector},
               "shot_size": {"model": shot_size_model} if shot_size_model else {},
-              "clip": {"model": str(clip_model)} if clip_model else {}}
+              "clip": {"model": str(clip_model)} if clip_model else {},
+              "mood": {"model": str(mood_model)} if mood_model else {}}
     try:  # parameters only for the stages that run (requested or needed by them)
         from reelscope.pipeline import plan
         planned = {st.name for st in plan(wanted)}

@@ -174,6 +174,10 @@ def _strip(shots: list[dict], images: dict[str, bytes], data: dict) -> str:
     if not shots:
         return "<p class='empty'>No shots stored for this video (run the shots stage).</p>"
     aspect = f"{data['width'] or 16} / {data['height'] or 9}"
+    objects: dict[int, dict[str, int]] = {}  # shot -> COCO class -> tracks
+    for t in (data.get("objects") or {}).get("tracks") or []:
+        per = objects.setdefault(t.get("shot_index"), {})
+        per[t["label"]] = per.get(t["label"], 0) + 1
     cells = []
     for s, dur in zip(shots, _durations(shots)):
         kf = s["keyframes"][0] if s["keyframes"] else None
@@ -196,9 +200,30 @@ def _strip(shots: list[dict], images: dict[str, bytes], data: dict) -> str:
             f"<div class='pic' style='aspect-ratio:{aspect}'>{pic}{badge}"
             f"<div class='range'>{escape(frames)}</div></div>"
             f"<figcaption><b>#{s['index'] + 1}</b> <span>{escape(s['start_timecode'])}</span>"
-            f"<span class='dur'>{dur:.2f} s</span></figcaption></figure>")
+            f"<span class='dur'>{dur:.2f} s</span>{_shot_facts(s, objects.get(s['index']))}</figcaption></figure>")
     return ("<p class='hint'>Hover or click a keyframe for its frame range; badges mark shots that "
             f"begin with a gradual transition.</p><div class='strip'>{''.join(cells)}</div>")
+
+
+def _shot_facts(s: dict, objects: dict[str, int] | None) -> str:
+    """What the later stages found in a shot, one short line each (nothing when not analysed)."""
+    lines = []
+    if s.get("size"):
+        lines.append(f"size {s['size']}")
+    if s.get("mood"):
+        lines.append(f"mood {s['mood']}")
+    if s.get("importance") is not None:
+        lines.append(f"importance {s['importance']:.2f}")
+    emo = s.get("emotion") or {}
+    if emo.get("dominant") and emo["dominant"] != "none":
+        lines.append(f"emotion {emo['dominant']}")
+    if objects:
+        lines.append("objects " + ", ".join(k if n == 1 else f"{k} x{n}"
+                                            for k, n in sorted(objects.items(), key=lambda kv: -kv[1])[:4]))
+    tags = [t["label"] for t in s.get("tags") or [] if t.get("source") == "imagenet"][:3]
+    if tags:
+        lines.append("tags " + ", ".join(tags))
+    return "".join(f"<span class='sfact'>{escape(x)}</span>" for x in lines)
 
 
 def _colour(kind: str | None) -> str:
@@ -321,6 +346,7 @@ tbody tr:hover{background:#f9fafb}
 .hint{margin:-6px 0 12px;font-size:12px}
 details{display:inline-block;margin-left:4px}
 summary{cursor:pointer;color:var(--accent)}
+.sfact{display:block;font-size:.8em;opacity:.75}
 pre{margin:6px 0 0;font-size:11px;max-height:240px;overflow:auto;background:var(--bg);padding:6px 8px;border-radius:4px}
 .strip{display:grid;grid-template-columns:repeat(auto-fill,minmax(148px,1fr));gap:10px}
 .shot{margin:0;cursor:pointer;outline:none}

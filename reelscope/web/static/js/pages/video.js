@@ -215,6 +215,20 @@ export async function render(root, [idText], query) {
       const text = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([l, n]) => (n > 1 ? `${l} ×${n}` : l));
       nowPanel.querySelector("dl.facts").append(h("dt", "Objects"), h("dd.shot-objects", text.join(", ")));
     }
+    // later stages' per-shot results: mood, importance, emotion, ImageNet tags (shown when analysed)
+    const facts = nowPanel.querySelector("dl.facts");
+    if (s.mood) facts.append(h("dt", "Mood"), h("dd.shot-mood", s.mood
+      + (s.mood_confidence != null ? ` (${Math.round(s.mood_confidence * 100)}%)` : "")));
+    if (s.importance != null) facts.append(h("dt", "Importance"), h("dd.shot-importance", s.importance.toFixed(2)));
+    if (s.emotion && s.emotion.dominant && s.emotion.dominant !== "none") {
+      facts.append(h("dt", "Emotion"), h("dd.shot-emotion", `${s.emotion.dominant} (valence ${s.emotion.valence.toFixed(2)}, `
+        + `arousal ${s.emotion.arousal.toFixed(2)})`));
+    }
+    const tags = (s.tags || []).filter((t) => t.source === "imagenet").slice(0, 4);
+    if (tags.length) {
+      facts.append(h("dt", "Tags"), h("dd.shot-tags", ...tags.map((t, k) => h("a", {
+        href: `/search?tag=${encodeURIComponent(t.label)}`, title: `${Math.round(t.score * 100)}%` }, (k ? ", " : "") + t.label))));
+    }
   }
 
   let raf = 0;

@@ -507,3 +507,19 @@ def test_web_slideshow_page(tmp_path, edit_video, music_dir):
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+def test_gif_in_a_folder_counts_as_its_first_frame(tmp_path, data):
+    """A folder of GIFs (the Intel sample clips) gives one picture per GIF, decoded as its first frame."""
+    import shutil
+
+    from reelscope.mood.sources import images_from_paths, load_rgb
+
+    gif = data("faces/intel_sample_videos/classroom.gif")
+    folder = tmp_path / "gifs"
+    folder.mkdir()
+    shutil.copy(gif, folder / "classroom.gif")
+    images, errors = images_from_paths([folder])
+    assert errors == [] and [im.name for im in images] == ["classroom.gif"]
+    rgb = load_rgb(images[0].path)
+    assert rgb.shape == (270, 480, 3) and rgb.std() > 5  # a real picture, not blank

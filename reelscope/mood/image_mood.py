@@ -26,6 +26,11 @@ Russell's circumplex placements of the basic emotions); the faces' mean point
 
 so a large expressive face dominates, a small or neutral one barely moves the colour estimate.
 
+Content (``content=True``): the picture's ImageNet classes read through sentence embeddings
+(:mod:`reelscope.mood.content`) give a second point, mixed in at the fixed weight 0.5. When the
+classifier or the text model is not installed the predictor falls back to colour and faces
+(``content_error`` says why). Off by default: see BENCHMARKS.md "Mood" for its measured effect.
+
 Trained head: ``ImageMoodPredictor(model="mood.json")`` uses a model written by
 ``reelscope train mood`` (:mod:`reelscope.mood.mood_train`) instead of the formula.
 """
@@ -180,10 +185,23 @@ class ImageMoodPredictor:
     ``faces``: use faces and expressions (default True; False = colour only, ~10x faster).
     ``model``: path of a model trained with ``reelscope train mood`` (replaces the formula).
     ``face_detector``: backend name for :func:`reelscope.vision.face_detect.make_face_detector`.
+    ``content``: add the scene-content cue (:mod:`reelscope.mood.content`, ~100 ms per image);
+    falls back to colour and faces, with ``content_error`` set, when its models are missing.
     """
 
-    def __init__(self, model: str | Path | None = None, faces: bool = True, face_detector: str = "blazeface"):
+    def __init__(self, model: str | Path | None = None, faces: bool = True, face_detector: str = "blazeface",
+                 content: bool = False, content_weight: float | None = None):
         self.use_faces = bool(faces)
+        self.content = None
+        self.content_error: str | None = None
+        self.content_weight = content_weight
+        if content and not model:
+            from reelscope.errors import ReelscopeError
+            from reelscope.mood.content import ContentCue
+            try:
+                self.content = ContentCue()
+            except (ReelscopeError, OSError, ImportError) as e:
+                self.content_error = str(e)
         self.face_signals = FaceSignals(face_detector) if self.use_faces else None
         self.model = None
         if model:
@@ -194,10 +212,12 @@ class ImageMoodPredictor:
 
     @property
     def name(self) -> str:
-        return f"trained:{self.model.path.name}" if self.model else ("colour+faces" if self.use_faces else "colour")
+        if self.model:
+            return f"trained:{self.model.path.name}"
+        return ("colour+faces" if self.use_faces else "colour") + ("+content" if self.content else "")
 
     def params(self) -> dict:
-        return {"predictor": self.name, "faces": self.use_faces}
+        return {"predictor": self.name, "faces": self.use_faces, "content": self.content is not None}
 
     def faces_of(self, rgb: np.ndarray) -> FaceEvidence:
         return self.face_signals(rgb) if self.face_signals is not None else FaceEvidence()
@@ -218,6 +238,12 @@ class ImageMoodPredictor:
         evidence["colour_va"] = [round(vc, 4), round(ac, 4)]
         if w:
             evidence["face_va"] = [round(vf, 4), round(af, 4), round(w, 3)]
+        if self.content is not None:
+            from reelscope.mood.content import CONTENT_WEIGHT, blend
+            vt, at, ev = self.content.va(rgb)
+            cw = CONTENT_WEIGHT if self.content_weight is None else self.content_weight
+            v, a = blend((v, a), (vt, at), cw)
+            evidence["content"] = {**ev, "weight": cw}
         return MoodPrediction.from_va(v, a, evidence)
 
     def features(self, rgb: np.ndarray) -> np.ndarray:

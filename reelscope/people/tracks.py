@@ -27,17 +27,14 @@ pairs and 4.4% of different-person pairs).
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from reelscope.errors import MissingDependency
 from reelscope.shots.types import Shot
 from reelscope.vision.detections import Detections, iou
-
-_FORBIDDEN = 1e6  # cost of a disallowed pair in the assignment problem
+from reelscope.vision.track_link import FORBIDDEN, TrackSpan, infer_sample_step, link  # noqa: F401 (infer_sample_step re-exported)
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -48,7 +45,7 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class FaceTrack:
+class FaceTrack(TrackSpan):
     """One appearance of one face within one shot.
 
     Per detection (aligned lists/arrays, in frame order): ``frames`` (frame indices),
@@ -67,25 +64,6 @@ class FaceTrack:
     det_indices: list[int]
     step: int = 1
     shot_end: int | None = None
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    @property
-    def first_frame(self) -> int:
-        return self.frames[0]
-
-    @property
-    def last_frame(self) -> int:
-        return self.frames[-1]
-
-    @property
-    def duration_frames(self) -> int:
-        """Frames covered: first..last plus one sample interval, clipped to the shot's end."""
-        end = self.last_frame + self.step
-        if self.shot_end is not None:
-            end = min(end, self.shot_end + 1)
-        return max(end - self.first_frame, 1)
 
     @property
     def mean_embedding(self) -> np.ndarray | None:
@@ -143,28 +121,12 @@ class _Open:
                          self.shot_end)
 
 
-def infer_sample_step(frame_indices: Sequence[int]) -> int:
-    """The sample interval in frames: the median gap between distinct sampled frames (1 if unknown)."""
-    f = np.unique(np.asarray(frame_indices, np.int64))
-    if len(f) < 2:
-        return 1
-    return max(int(round(float(np.median(np.diff(f))))), 1)
-
-
 def _embedding_distance(track: _Open, e: np.ndarray) -> float:
     last = track.last_embedding()
     d = float(np.linalg.norm(last - e))
     if track.emb_sum is not None:
         d = min(d, float(np.linalg.norm(unit(track.emb_sum) - e)))
     return d
-
-
-def _linear_sum_assignment(cost: np.ndarray):
-    try:
-        from scipy.optimize import linear_sum_assignment
-    except ImportError as e:  # pragma: no cover - scipy is a core dependency
-        raise MissingDependency(f"scipy ({e})", "pip install scipy") from e
-    return linear_sum_assignment(cost)
 
 
 def track_faces(frames: Sequence[Detections], shots: Sequence[Shot], *, fps: float, iou_min: float = 0.3,
@@ -182,68 +144,32 @@ def track_faces(frames: Sequence[Detections], shots: Sequence[Shot], *, fps: flo
     """
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
-    for d in frames:
-        if d.frame is None:
-            raise ValueError("every Detections passed to track_faces needs its .frame index")
-    ordered = sorted(frames, key=lambda d: d.frame)
-    step = sample_step or infer_sample_step([d.frame for d in ordered])
-    max_gap = max_gap_frames if max_gap_frames is not None else 2 * step + step // 2
-    shot_list = sorted(shots, key=lambda s: s.start)
-    starts = [s.start for s in shot_list]
-    dims = {d.embeddings.shape[1] for d in ordered if d.embeddings is not None and len(d)}
+    dims = {d.embeddings.shape[1] for d in frames if d.embeddings is not None and len(d)}
     if len(dims) > 1:
         raise ValueError(f"embeddings of different sizes across frames: {sorted(dims)}")
     dim = dims.pop() if dims else None
 
-    def shot_of(frame: int) -> Shot | None:
-        if not shot_list:
-            return None
-        k = bisect.bisect_right(starts, frame) - 1
-        if k < 0 or frame > shot_list[k].end:
-            raise ValueError(f"frame {frame} lies outside every shot")
-        return shot_list[k]
+    def cost(live: list[_Open], dets: Detections) -> np.ndarray:
+        ious = iou(np.stack([t.boxes[-1] for t in live]), dets.boxes)
+        c = np.full((len(live), len(dets)), FORBIDDEN)
+        for a, t in enumerate(live):
+            has_emb = t.emb_sum is not None and dets.embeddings is not None
+            for b in range(len(dets)):
+                dist = _embedding_distance(t, dets.embeddings[b]) if has_emb else None
+                if dist is not None and dist > max_embed_dist:
+                    continue
+                if ious[a, b] < iou_min and not (dist is not None and dist <= reid_dist):
+                    continue
+                c[a, b] = (1.0 - ious[a, b]) + (dist / max_embed_dist if dist is not None else 0.0)
+        return c
 
-    closed: list[_Open] = []
-    open_: list[_Open] = []
-    current_shot: int | None = None
-    for dets in ordered:
-        shot = shot_of(dets.frame)
-        shot_idx = shot.index if shot is not None else 0
-        if shot_idx != current_shot:  # a track never crosses a shot boundary
-            closed += open_
-            open_ = []
-            current_shot = shot_idx
-        live = [t for t in open_ if dets.frame - t.frames[-1] <= max_gap]
-        closed += [t for t in open_ if dets.frame - t.frames[-1] > max_gap]
-        open_ = live
-        if not len(dets):
-            continue
-        matched: set[int] = set()
-        if live:
-            ious = iou(np.stack([t.boxes[-1] for t in live]), dets.boxes)
-            cost = np.full((len(live), len(dets)), _FORBIDDEN)
-            for a, t in enumerate(live):
-                has_emb = t.emb_sum is not None and dets.embeddings is not None
-                for b in range(len(dets)):
-                    dist = _embedding_distance(t, dets.embeddings[b]) if has_emb else None
-                    if dist is not None and dist > max_embed_dist:
-                        continue
-                    if ious[a, b] < iou_min and not (dist is not None and dist <= reid_dist):
-                        continue
-                    cost[a, b] = (1.0 - ious[a, b]) + (dist / max_embed_dist if dist is not None else 0.0)
-            rows, cols = _linear_sum_assignment(cost)
-            for a, b in zip(rows, cols):
-                if cost[a, b] < _FORBIDDEN:
-                    live[a].add(dets, int(b))
-                    matched.add(int(b))
-        for b in range(len(dets)):
-            if b not in matched:
-                t = _Open(shot_idx, shot.end if shot is not None else None)
-                t.add(dets, b)
-                open_.append(t)
-    closed += open_
-    closed.sort(key=lambda t: (t.shot_index, t.frames[0], t.det_indices[0]))
-    kept = [t for t in closed if len(t.frames) >= min_detections]
+    def start(shot_index: int, shot_end: int | None, dets: Detections, b: int) -> _Open:
+        t = _Open(shot_index, shot_end)
+        t.add(dets, b)
+        return t
+
+    kept, step = link(frames, shots, cost=cost, start=start, max_gap_frames=max_gap_frames,
+                      sample_step=sample_step, min_detections=min_detections, caller="track_faces")
     return [t.close(i, step, dim) for i, t in enumerate(kept)]
 
 

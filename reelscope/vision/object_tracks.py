@@ -24,7 +24,6 @@ so this module stays below the shots layer.
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -32,12 +31,11 @@ import numpy as np
 
 from reelscope.vision.coco import class_name
 from reelscope.vision.detections import Detections, iou
-
-_FORBIDDEN = 1e6
+from reelscope.vision.track_link import FORBIDDEN, TrackSpan, link
 
 
 @dataclass
-class ObjectTrack:
+class ObjectTrack(TrackSpan):
     """One object of one class seen within one shot: aligned per-detection ``frames``,
     ``boxes`` (T, 4) xywh, ``scores`` (T,), ``det_indices`` (index in each frame's Detections)."""
     id: int
@@ -50,33 +48,14 @@ class ObjectTrack:
     step: int = 1
     shot_end: int | None = None
 
-    def __len__(self) -> int:
-        return len(self.frames)
-
     @property
     def label(self) -> str:
         return class_name(self.class_id)
 
     @property
-    def first_frame(self) -> int:
-        return self.frames[0]
-
-    @property
-    def last_frame(self) -> int:
-        return self.frames[-1]
-
-    @property
     def score(self) -> float:
         """Mean detection score."""
         return float(np.mean(self.scores)) if len(self.scores) else 0.0
-
-    @property
-    def duration_frames(self) -> int:
-        """Frames covered: first..last plus one sample interval, clipped to the shot's end."""
-        end = self.last_frame + self.step
-        if self.shot_end is not None:
-            end = min(end, self.shot_end + 1)
-        return max(end - self.first_frame, 1)
 
 
 @dataclass
@@ -115,11 +94,6 @@ def _center_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(ca - cb) / size)
 
 
-def _infer_step(frames: Sequence[int]) -> int:
-    f = np.unique(np.asarray(frames, np.int64))
-    return max(int(round(float(np.median(np.diff(f))))), 1) if len(f) > 1 else 1
-
-
 def track_objects(frames: Sequence[Detections], shots: Sequence = (), *, iou_min: float = 0.2,
                   max_center_dist: float = 1.0, max_gap_frames: int | None = None,
                   sample_step: int | None = None, min_detections: int = 1) -> list[ObjectTrack]:
@@ -129,69 +103,31 @@ def track_objects(frames: Sequence[Detections], shots: Sequence = (), *, iou_min
     an error). ``sample_step`` defaults to the median gap between sampled frames. Tracks with
     fewer than ``min_detections`` detections are dropped; ids are 0, 1, ... in order of (shot,
     first frame, detection index)."""
-    from scipy.optimize import linear_sum_assignment
+    def cost(live: list[_Open], dets: Detections) -> np.ndarray:
+        preds = np.stack([t.predict(dets.frame) for t in live])
+        ious = np.maximum(iou(preds, dets.boxes), iou(np.stack([t.boxes[-1] for t in live]), dets.boxes))
+        c = np.full((len(live), len(dets)), FORBIDDEN)
+        for a, t in enumerate(live):
+            for b in range(len(dets)):
+                if int(dets.class_ids[b]) != t.class_id:
+                    continue
+                if ious[a, b] >= iou_min:
+                    c[a, b] = 1.0 - ious[a, b]
+                    continue
+                box = dets.boxes[b].astype(np.float64)
+                ratio = max(box[2] * box[3], 1.0) / max(t.boxes[-1][2] * t.boxes[-1][3], 1.0)
+                dist = _center_distance(preds[a], box)
+                if dist <= max_center_dist and 1 / 2.5 <= ratio <= 2.5:
+                    c[a, b] = 1.0 + dist
+        return c
 
-    for d in frames:
-        if d.frame is None:
-            raise ValueError("every Detections passed to track_objects needs its .frame index")
-    ordered = sorted(frames, key=lambda d: d.frame)
-    step = sample_step or _infer_step([d.frame for d in ordered])
-    max_gap = max_gap_frames if max_gap_frames is not None else 2 * step + step // 2
-    shot_list = sorted(shots, key=lambda s: s.start)
-    starts = [s.start for s in shot_list]
+    def start(shot_index: int, shot_end: int | None, dets: Detections, b: int) -> _Open:
+        t = _Open(shot_index, shot_end, int(dets.class_ids[b]))
+        t.add(dets, b)
+        return t
 
-    def shot_of(frame: int):
-        if not shot_list:
-            return None
-        k = bisect.bisect_right(starts, frame) - 1
-        if k < 0 or frame > shot_list[k].end:
-            raise ValueError(f"frame {frame} lies outside every shot")
-        return shot_list[k]
-
-    closed: list[_Open] = []
-    open_: list[_Open] = []
-    current = None
-    for dets in ordered:
-        shot = shot_of(dets.frame)
-        shot_idx = shot.index if shot is not None else 0
-        if shot_idx != current:  # a track never crosses a shot boundary
-            closed += open_
-            open_, current = [], shot_idx
-        live = [t for t in open_ if dets.frame - t.frames[-1] <= max_gap]
-        closed += [t for t in open_ if dets.frame - t.frames[-1] > max_gap]
-        open_ = live
-        if not len(dets):
-            continue
-        matched: set[int] = set()
-        if live:
-            preds = np.stack([t.predict(dets.frame) for t in live])
-            ious = np.maximum(iou(preds, dets.boxes), iou(np.stack([t.boxes[-1] for t in live]), dets.boxes))
-            cost = np.full((len(live), len(dets)), _FORBIDDEN)
-            for a, t in enumerate(live):
-                for b in range(len(dets)):
-                    if int(dets.class_ids[b]) != t.class_id:
-                        continue
-                    if ious[a, b] >= iou_min:
-                        cost[a, b] = 1.0 - ious[a, b]
-                        continue
-                    box = dets.boxes[b].astype(np.float64)
-                    ratio = max(box[2] * box[3], 1.0) / max(t.boxes[-1][2] * t.boxes[-1][3], 1.0)
-                    dist = _center_distance(preds[a], box)
-                    if dist <= max_center_dist and 1 / 2.5 <= ratio <= 2.5:
-                        cost[a, b] = 1.0 + dist
-            rows, cols = linear_sum_assignment(cost)
-            for a, b in zip(rows, cols):
-                if cost[a, b] < _FORBIDDEN:
-                    live[a].add(dets, int(b))
-                    matched.add(int(b))
-        for b in range(len(dets)):
-            if b not in matched:
-                t = _Open(shot_idx, shot.end if shot is not None else None, int(dets.class_ids[b]))
-                t.add(dets, b)
-                open_.append(t)
-    closed += open_
-    closed.sort(key=lambda t: (t.shot_index, t.frames[0], t.det_indices[0]))
-    kept = [t for t in closed if len(t.frames) >= min_detections]
+    kept, step = link(frames, shots, cost=cost, start=start, max_gap_frames=max_gap_frames,
+                      sample_step=sample_step, min_detections=min_detections, caller="track_objects")
     return [ObjectTrack(i, t.shot_index, t.class_id, t.frames, np.asarray(t.boxes, np.float32).reshape(-1, 4),
                         np.asarray(t.scores, np.float32), t.det_indices, step, t.shot_end)
             for i, t in enumerate(kept)]

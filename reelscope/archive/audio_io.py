@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from reelscope.archive import schema as db
@@ -21,9 +20,6 @@ def curve_values(values, digits: int = 4) -> list:
     """JSON-safe list: finite floats rounded, NaN/inf as None."""
     return [round(float(v), digits) if math.isfinite(float(v)) else None for v in np.asarray(values, np.float64)]
 
-
-def _clear_curves(s: Session, video: db.Video) -> None:
-    s.execute(delete(db.Curve).where(db.Curve.video_id == video.id, db.Curve.stage == STAGE))
 
 
 def write_audio(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> None:
@@ -43,4 +39,4 @@ def write_audio(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -
                        unit=CURVES.get(name, ""), data=summary if name == "loudness" else {}))
 
 
-register_writer(Writer(STAGE, write_audio, tables=(db.AudioSegment,), extra_clear=_clear_curves))
+register_writer(Writer(STAGE, write_audio, tables=(db.AudioSegment,), curves=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from reelscope.archive import schema as db
@@ -88,9 +88,6 @@ def music_tracks(archive) -> list:
 
 # ---- the mood stage -------------------------------------------------------------------------
 
-def _clear(s: Session, video: db.Video) -> None:
-    s.execute(delete(db.Tag).where(db.Tag.video_id == video.id, db.Tag.source == TAG_SOURCE))
-
 
 def _write(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> None:
     tags = []
@@ -107,4 +104,4 @@ def _write(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> Non
 
 
 register_writer(Writer("mood", write=_write, shot_columns=("mood", "mood_confidence", "mood_scores"),
-                       extra_clear=_clear))
+                       tag_source=TAG_SOURCE))

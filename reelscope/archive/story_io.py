@@ -4,7 +4,7 @@ Each stage's writer lives in its own section and clears only the rows of its own
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reelscope.archive import schema as db
@@ -27,9 +27,6 @@ def load_curves(s: Session, video_id: int, prefix: str | None = None) -> dict[st
 EMOTION_STAGE = "emotion"
 
 
-def _clear_emotion_curves(s: Session, video: db.Video) -> None:
-    s.execute(delete(db.Curve).where(db.Curve.video_id == video.id, db.Curve.stage == EMOTION_STAGE))
-
 
 def write_emotion(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> None:
     from reelscope.archive.audio_io import curve_values
@@ -51,7 +48,7 @@ def write_emotion(s: Session, video: db.Video, artifacts: dict, shot_rows: dict)
             row.emotion = {k: v for k, v in entry.items() if k != "shot"}
 
 
-register_writer(Writer(EMOTION_STAGE, write_emotion, shot_columns=("emotion",), extra_clear=_clear_emotion_curves))
+register_writer(Writer(EMOTION_STAGE, write_emotion, shot_columns=("emotion",), curves=True))
 # ---- end of emotion ----------------------------------------------------------------------------
 
 
@@ -61,9 +58,6 @@ register_writer(Writer(EMOTION_STAGE, write_emotion, shot_columns=("emotion",), 
 # behind every score and the scene groups that summaries use for diversity.
 IMPORTANCE_STAGE = "importance"
 
-
-def _clear_importance_curves(s: Session, video: db.Video) -> None:
-    s.execute(delete(db.Curve).where(db.Curve.video_id == video.id, db.Curve.stage == IMPORTANCE_STAGE))
 
 
 def write_importance(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> None:
@@ -95,6 +89,5 @@ def _plain(x):
     return str(x)
 
 
-register_writer(Writer(IMPORTANCE_STAGE, write_importance, shot_columns=("importance",),
-                       extra_clear=_clear_importance_curves))
+register_writer(Writer(IMPORTANCE_STAGE, write_importance, shot_columns=("importance",), curves=True))
 # ---- end of importance -------------------------------------------------------------------------

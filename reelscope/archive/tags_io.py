@@ -6,7 +6,7 @@ removes only this source's rows: tags that other stages store (COCO, mood, ...) 
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, insert
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from reelscope.archive import schema as db
@@ -14,9 +14,6 @@ from reelscope.archive.writers import Writer, register_writer
 
 SOURCE = "imagenet"
 
-
-def _clear(s: Session, video: db.Video) -> None:
-    s.execute(delete(db.Tag).where(db.Tag.video_id == video.id, db.Tag.source == SOURCE))
 
 
 def _write(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> None:
@@ -36,4 +33,4 @@ def _write(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> Non
         s.execute(insert(db.Tag), rows)
 
 
-register_writer(Writer("tags", write=_write, extra_clear=_clear))
+register_writer(Writer("tags", write=_write, tag_source=SOURCE))

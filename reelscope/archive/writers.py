@@ -27,11 +27,19 @@ class Writer:
     write: Callable  # (session, video, artifacts: dict, shot_rows: dict[int, Shot]) -> None
     tables: tuple = ()  # ORM classes with a video_id whose rows belong to this stage
     shot_columns: tuple[str, ...] = ()  # Shot columns this stage fills (reset to None on clear)
+    curves: bool = False  # the stage owns the Curve rows whose ``stage`` is its name
+    tag_source: str | None = None  # the stage owns the Tag rows of this source
     extra_clear: Callable | None = None  # (session, video) -> None, for anything else
 
     def clear(self, s: Session, video) -> None:
+        from reelscope.archive import schema as db
+
         for table in self.tables:
             s.execute(delete(table).where(table.video_id == video.id))
+        if self.curves:
+            s.execute(delete(db.Curve).where(db.Curve.video_id == video.id, db.Curve.stage == self.stage))
+        if self.tag_source:
+            s.execute(delete(db.Tag).where(db.Tag.video_id == video.id, db.Tag.source == self.tag_source))
         if self.shot_columns:
             for sh in video.shots:
                 for col in self.shot_columns:

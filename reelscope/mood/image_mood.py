@@ -44,6 +44,7 @@ import cv2
 import numpy as np
 
 from reelscope.errors import MediaError
+from reelscope.media.image import read_image
 from reelscope.mood.circle import MOODS, MoodPrediction, mood_from_va, scores_to_va
 from reelscope.mood.image_features import (
     EXPRESSIONS,
@@ -103,18 +104,14 @@ def load_image(spec: str | Path) -> np.ndarray:
     presentation order) of a video or GIF; a video or GIF without ``#`` gives its middle frame.
     Raises MediaError naming the file when it cannot be read."""
     p, frame = _split_spec(spec)
+    if frame is None and p.suffix.lower() in IMAGE_EXTS:
+        return read_image(p)
     if not p.exists():
         raise MediaError(p, "file not found")
     if p.is_dir():
         raise MediaError(p, "is a directory, not an image")
     if p.stat().st_size == 0:
         raise MediaError(p, "file is empty (0 bytes)")
-    if frame is None and p.suffix.lower() in IMAGE_EXTS:
-        data = np.fromfile(str(p), np.uint8)
-        img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if img is None:
-            raise MediaError(p, "not an image that OpenCV can decode")
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     return _video_frame(p, frame)
 
 

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from reelscope.errors import MediaError
+from reelscope.media.image import cap_side, read_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jfif", ".pgm", ".ppm",
                   ".gif"}  # a GIF counts as its first frame (OpenCV decodes it)
@@ -43,49 +44,15 @@ class SourceImage:
     def preview(self, side: int = PREVIEW_SIDE) -> np.ndarray:
         """RGB at most ``side`` pixels on its longer side (cheap for large JPEGs)."""
         if self.rgb is not None:
-            return shrink(self.rgb, side)
+            return cap_side(self.rgb, side)
         return load_rgb(self.path, side)
 
 
 def load_rgb(path: str | Path | None, max_side: int | None = None) -> np.ndarray:
-    """RGB uint8 of an image file; ``max_side`` reads JPEGs at a reduced scale where possible."""
+    """RGB uint8 of an image file (``reelscope.media.image.read_image``)."""
     if path is None:
         raise MediaError("<image>", "no file and no pixels")
-    p = Path(path)
-    if not p.exists():
-        raise MediaError(p, "file not found")
-    if p.is_dir():
-        raise MediaError(p, "is a directory, not an image")
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise MediaError(p, f"cannot read: {e.strerror or e}") from None
-    if not raw:
-        raise MediaError(p, "file is empty (0 bytes)")
-    buf = np.frombuffer(raw, np.uint8)
-    img = None
-    if max_side:
-        # IMREAD_REDUCED_* decodes JPEGs at 1/2, 1/4, 1/8 scale directly (much faster)
-        head = cv2.imdecode(buf, cv2.IMREAD_REDUCED_COLOR_8)
-        if head is not None:
-            factor = max(head.shape[:2]) * 8 / max_side
-            flag = (cv2.IMREAD_REDUCED_COLOR_8 if factor >= 8 else cv2.IMREAD_REDUCED_COLOR_4 if factor >= 4
-                    else cv2.IMREAD_REDUCED_COLOR_2 if factor >= 2 else cv2.IMREAD_COLOR)
-            img = head if flag == cv2.IMREAD_REDUCED_COLOR_8 else cv2.imdecode(buf, flag)
-    if img is None:
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if img is None or img.size == 0:
-        raise MediaError(p, "not an image that can be decoded (corrupt or unsupported format)")
-    rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    return shrink(rgb, max_side) if max_side else rgb
-
-
-def shrink(rgb: np.ndarray, side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = side / max(h, w)
-    if s >= 1:
-        return rgb
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return read_image(path, max_side)
 
 
 def expand_paths(inputs: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
@@ -128,7 +95,7 @@ def images_from_paths(inputs: Iterable[str | Path],
 def saliency_focus(rgb: np.ndarray) -> tuple[float, float]:
     """Where the eye goes (spectral-residual saliency, OpenCV contrib): the centroid of the
     most salient fifth of the picture, pulled halfway back to the centre to stay gentle."""
-    small = shrink(rgb, 128)
+    small = cap_side(rgb, 128)
     try:
         sal = cv2.saliency.StaticSaliencySpectralResidual_create()
         ok, m = sal.computeSaliency(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))

@@ -3,27 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from reelscope.errors import MediaError
+from reelscope.media.image import read_image
 from reelscope.vision.detections import Detections
 
 
 def load_image(path: str | Path) -> np.ndarray:
     """RGB uint8 from any image OpenCV reads (greyscale, CMYK JPEG, PNG with alpha, ...)."""
-    p = Path(path)
-    if not p.exists():
-        raise MediaError(p, "file not found")
-    if p.is_dir():
-        raise MediaError(p, "is a directory, not an image")
-    raw = p.read_bytes()
-    if not raw:
-        raise MediaError(p, "file is empty (0 bytes)")
-    img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise MediaError(p, "not an image OpenCV can decode (corrupt or unsupported)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return read_image(path)
 
 
 class PhotoFaces:

@@ -36,6 +36,8 @@ from typing import Any, Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
+from reelscope.media.image import cap_side
+
 CLASSES = ("ECU", "CU", "MS", "FS", "LS")
 UNLABELLED = "unlabelled"
 REJECTED = "rejected"
@@ -90,14 +92,6 @@ def write_rgb(path: str | Path, rgb: np.ndarray, quality: int = 95) -> None:
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_bytes(buf.tobytes())
     os.replace(tmp, path)
-
-
-def _cap_side(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    s = max_side / max(h, w)
-    if s >= 1:
-        return rgb
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
 # ---- the ECU generator ---------------------------------------------------------------------
@@ -356,7 +350,7 @@ def _add_items(out_dir: Path, manifest: dict, path: Path, info, wanted: list[dic
                              "at": _now()}]}
         if keep_frames:
             item["frame_file"] = f"{FRAMES_DIR}/{w['id']}.jpg"
-            write_rgb(out_dir / item["frame_file"], _cap_side(rgb, keep_frames), quality)
+            write_rgb(out_dir / item["frame_file"], cap_side(rgb, keep_frames), quality)
         old = index.get(w["id"])
         if old is not None:
             manifest["items"].remove(old)

@@ -21,7 +21,6 @@ with the text's vector.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from reelscope.errors import MissingDependency, ReelscopeError
+from reelscope.models.registry import sha256_of
 
 ENV = "REELSCOPE_CLIP_MODEL"
 
@@ -185,17 +185,9 @@ class ClipModel:
     def models(self) -> dict[str, dict[str, str]]:
         out = {}
         for p in (self.image_path, self.text_path):
-            out[f"{self.name}/{p.name}"] = {"licence": "user-provided", "sha256": _sha256(p),
+            out[f"{self.name}/{p.name}"] = {"licence": "user-provided", "sha256": sha256_of(p),
                                             "version": str(self.config.get("version", ""))}
         return out
-
-
-def _sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @lru_cache(maxsize=4)

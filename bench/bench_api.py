@@ -63,7 +63,8 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp()
     video = DATA / "video/big_buck_bunny_0_30.webm"
-    app = create_app(Path(tmp) / "archive", token="bench", allowed_roots=(str(DATA),))
+    app = create_app(Path(tmp) / "archive", token="bench", allowed_roots=(str(DATA),),
+                     heavy_slots=args.clients)  # the figure is throughput, not the 429 bound
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -32,6 +33,12 @@ def serve(
                                                          "streamed (repeat; also $REELSCOPE_ALLOWED_ROOTS)."),
     max_upload_mb: Optional[float] = typer.Option(None, help="Upload size limit in MiB "
                                                              "(default: $REELSCOPE_MAX_UPLOAD_MB or 200)."),
+    max_image_megapixels: Optional[float] = typer.Option(
+        None, min=0.001, help="Images and video frames over this many megapixels are refused from their header, "
+                              "before decoding (HTTP 413; default: $REELSCOPE_MAX_IMAGE_PIXELS or 50)."),
+    heavy_slots: Optional[int] = typer.Option(None, min=1, help="Image analyses run at once inside requests; "
+                                                                "more get HTTP 429 (default: $REELSCOPE_HEAVY_SLOTS "
+                                                                "or 2)."),
 ):
     """Serve the archive over HTTP: REST API with OpenAPI docs at /docs."""
     try:
@@ -41,6 +48,7 @@ def serve(
     except ImportError as e:
         fail(f"the API needs its extra: pip install 'reelscope[api]' ({e})")
     from reelscope.errors import ReelscopeError
+    from reelscope.media.image import PIXELS_ENV, max_image_pixels
 
     kw = settings_from_env()
     kw["token"] = token or kw["token"]
@@ -48,6 +56,15 @@ def serve(
     kw["allowed_roots"] = tuple(kw["allowed_roots"]) + tuple(allow)
     if max_upload_mb is not None:
         kw["max_upload_mb"] = max_upload_mb
+    if heavy_slots is not None:
+        kw["heavy_slots"] = heavy_slots
+    if max_image_megapixels is not None:
+        # the environment too: the library's readers in jobs (videos, slideshow pictures) use it
+        os.environ[PIXELS_ENV] = str(int(max_image_megapixels * 1e6))
+    try:
+        kw["max_image_pixels"] = max_image_pixels()
+    except ReelscopeError as e:
+        fail(str(e))
     for root in kw["allowed_roots"]:
         if not Path(root).is_dir():
             fail(f"--allow {root}: not a folder")

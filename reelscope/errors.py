@@ -22,3 +22,13 @@ class MissingDependency(ReelscopeError):
 
     def __init__(self, what: str, hint: str):
         super().__init__(f"{what} is not installed: {hint}")
+
+
+class ImageTooLarge(MediaError):
+    """An image (or video frame) declares more pixels than the configured limit: refused before
+    decoding, as decoding would need gigabytes of memory ("image bomb")."""
+
+    def __init__(self, path: str | Path, width: int, height: int, limit: int, setting: str):
+        self.width, self.height, self.limit = width, height, limit
+        super().__init__(path, f"{width}x{height} pixels ({width * height / 1e6:.0f} megapixels) is over the limit "
+                               f"of {limit / 1e6:g} megapixels ({setting})")

@@ -405,3 +405,10 @@ def test_serve_command_builds_the_app(tmp_path, monkeypatch):
     assert st.settings.allowed_roots == (tmp_path,) and st.archive.location == tmp_path / "a"
     res = CliRunner().invoke(serve_app, ["--archive", str(tmp_path / "a"), "--allow", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "not a folder" in res.output
+    monkeypatch.setenv("REELSCOPE_MAX_IMAGE_PIXELS", "50e6")  # (serve sets it for the library; restored after)
+    res = CliRunner().invoke(serve_app, ["--archive", str(tmp_path / "a"), "--max-image-megapixels", "12.5",
+                                         "--heavy-slots", "3"])
+    assert res.exit_code == 0, res.output
+    st = ran["app"].state.reelscope
+    assert st.settings.max_image_pixels == 12_500_000 and st.busy.slots == 3
+    assert os.environ["REELSCOPE_MAX_IMAGE_PIXELS"] == "12500000"

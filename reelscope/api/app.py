@@ -8,7 +8,8 @@ library (reelscope.analysis, reelscope.people.photos, reelscope.archive.gallery)
 
 Environment (app_from_env, ``reelscope serve``): REELSCOPE_ARCHIVE, REELSCOPE_DB_URL,
 REELSCOPE_API_TOKEN, REELSCOPE_READ_TOKEN_REQUIRED (1/true), REELSCOPE_ALLOWED_ROOTS
-(os.pathsep-separated folders), REELSCOPE_MAX_UPLOAD_MB.
+(os.pathsep-separated folders), REELSCOPE_MAX_UPLOAD_MB, REELSCOPE_MAX_IMAGE_PIXELS,
+REELSCOPE_HEAVY_SLOTS.
 """
 from __future__ import annotations
 
@@ -27,23 +28,31 @@ from reelscope.api.jobs import JobManager
 from reelscope.api.security import BodyLimit, Settings, parse_roots
 from reelscope.api.state import AppState, http_error
 from reelscope.archive import Archive
-from reelscope.errors import MediaError, ReelscopeError
+from reelscope.errors import ImageTooLarge, MediaError, ReelscopeError
 
 MULTIPART_SLACK = 1 << 20  # room for multipart boundaries and form fields around an upload
 
 
 def create_app(archive_location: str | Path | None, db_url: str | None = None, *, token: str | None = None,
                read_token_required: bool = False, allowed_roots: Iterable[str | Path] = (),
-               max_upload_mb: float = 200, job_workers: int = 1) -> FastAPI:
+               max_upload_mb: float = 200, job_workers: int = 1, max_image_pixels: int | None = None,
+               heavy_slots: int = 2) -> FastAPI:
     """A FastAPI app over the archive at ``archive_location`` (a folder; ``db_url`` for PostgreSQL).
 
     ``token``: writes need ``Authorization: Bearer <token>`` (all requests if
     ``read_token_required``); no token means writes are open (bind to localhost then).
     ``allowed_roots``: server-side folders whose videos may be analysed by path and streamed.
+    ``max_image_pixels``: images (and video frames) over this many pixels are refused from their
+    header with 413 (default $REELSCOPE_MAX_IMAGE_PIXELS or 50 million); ``heavy_slots``: image
+    analyses running at once inside requests, further ones get 429 with Retry-After.
     """
+    from reelscope.media.image import max_image_pixels as max_image_pixels_default
+
     settings = Settings(token=token or None, read_token_required=read_token_required,
                         allowed_roots=tuple(Path(r) for r in allowed_roots),
-                        max_upload_bytes=int(max_upload_mb * (1 << 20)))
+                        max_upload_bytes=int(max_upload_mb * (1 << 20)),
+                        max_image_pixels=int(max_image_pixels or max_image_pixels_default()),
+                        heavy_slots=heavy_slots)
     archive = Archive(archive_location, db_url)
     state = AppState(archive, settings, JobManager(archive, workers=job_workers))
 
@@ -62,8 +71,9 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
 
     @app.exception_handler(ReelscopeError)
     async def _user_error(_request: Request, exc: ReelscopeError) -> JSONResponse:
-        if isinstance(exc, MediaError):  # a file that is not usable media
-            return JSONResponse({"detail": str(exc)}, status_code=415)
+        if isinstance(exc, MediaError):  # a file that is not usable media (413: too many pixels)
+            return JSONResponse({"detail": f"{Path(exc.path).name}: {exc.problem}"},
+                                status_code=413 if isinstance(exc, ImageTooLarge) else 415)
         err = http_error(exc)
         return JSONResponse({"detail": err.detail}, status_code=err.status_code)
 
@@ -106,6 +116,8 @@ def settings_from_env() -> dict:
                  "allowed_roots": parse_roots(env.get("REELSCOPE_ALLOWED_ROOTS"))}
     if env.get("REELSCOPE_MAX_UPLOAD_MB"):
         out["max_upload_mb"] = float(env["REELSCOPE_MAX_UPLOAD_MB"])
+    if env.get("REELSCOPE_HEAVY_SLOTS"):
+        out["heavy_slots"] = int(env["REELSCOPE_HEAVY_SLOTS"])
     return out
 
 

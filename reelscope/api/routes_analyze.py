@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from reelscope.analysis import DEFAULT_STAGES
 from reelscope.api import schemas as m
 from reelscope.api.routes_browse import State
+from reelscope.api.limits import heavy
 from reelscope.api.security import real, require_read, require_write, under_roots
 from reelscope.api.state import AppState
 from reelscope.api.uploads import check_video, decode_image, read_limited, safe_name, save_video
@@ -55,23 +56,26 @@ def _faces(st: AppState, rgb: np.ndarray, filename: str, frame: int, detector: s
     return {"filename": filename, "width": w, "height": h, "faces": faces, "frameIdx": frame, "objects": objects}
 
 
-@router.post("/analyze/image", response_model=m.ImageResult,
-             responses={413: {"description": "too large"}, 415: {"description": "not an image"}})
+@router.post("/analyze/image", response_model=m.ImageResult, dependencies=[Depends(heavy)],
+             responses=m.responses(413, 415, 429))
 def analyze_image(st: State, file: Annotated[UploadFile, File(description="one image (JPEG, PNG, ...)")],
                   detector: Detector = "blazeface") -> dict:
     """Faces of one image with boxes, names recognised from the gallery and expressions, plus the
-    seed system's per-frame form (``frameIdx``, ``objects``: ObjectID, Bb = x, y, w, h, score)."""
+    seed system's per-frame form (``frameIdx``, ``objects``: ObjectID, Bb = x, y, w, h, score).
+    An image whose header declares more pixels than the server's limit is refused before it is
+    decoded (413)."""
     name = safe_name(file.filename, "image")
-    rgb = decode_image(read_limited(file.file, st.settings.max_upload_bytes), name)
+    rgb = decode_image(read_limited(file.file, st.settings.max_upload_bytes), name, st.settings.max_image_pixels)
     return _faces(st, rgb, name, 0, detector)
 
 
-@router.post("/analyze/images", response_model=list[m.ImageResult],
-             responses={413: {"description": "too large"}})
+@router.post("/analyze/images", response_model=list[m.ImageResult], dependencies=[Depends(heavy)],
+             responses=m.responses(400, 413, 429))
 def analyze_images(st: State, files: Annotated[list[UploadFile], File(description="several images")],
                    detector: Detector = "blazeface") -> list[dict]:
     """Several images at once; ``frameIdx`` is each image's position. An image that cannot be read
-    gets ``error`` and no faces; the others are analysed."""
+    or is over the pixel limit gets ``error`` (and ``status``: 415 or 413) and no faces; the others
+    are analysed."""
     if len(files) > MAX_IMAGES:
         raise HTTPException(400, f"at most {MAX_IMAGES} images per request")
     out, budget = [], st.settings.max_upload_bytes
@@ -80,9 +84,9 @@ def analyze_images(st: State, files: Annotated[list[UploadFile], File(descriptio
         data = read_limited(f.file, budget)
         budget -= len(data)
         try:
-            rgb = decode_image(data, name)
+            rgb = decode_image(data, name, st.settings.max_image_pixels)
         except HTTPException as e:
-            out.append({"filename": name, "frameIdx": i, "error": e.detail})
+            out.append({"filename": name, "frameIdx": i, "error": e.detail, "status": e.status_code})
             continue
         out.append(_faces(st, rgb, name, i, detector))
     return out

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from reelscope.api import schemas as m
 from reelscope.api.routes_browse import Offset, State, character_dict, tracks_of
+from reelscope.api.limits import heavy
 from reelscope.api.security import require_read, require_write
 from reelscope.api.state import AppState, http_error
 from reelscope.api.uploads import decode_image, read_limited, safe_name
@@ -95,12 +96,13 @@ def identities(st: State) -> list[dict]:
              "videos": chars.get(i.id, (0, 0))[1]} for i in rows]
 
 
-@router.post("/identities/photo", response_model=m.IdentityOut, dependencies=Write)
+@router.post("/identities/photo", response_model=m.IdentityOut, dependencies=[*Write, Depends(heavy)],
+             responses=m.responses(413, 415, 429))
 def add_identity_photo(st: State, name: Annotated[m.Name, Form()],
                        file: Annotated[UploadFile, File(description="a photo of the person")]) -> dict:
     """Add a reference photo of a person (its largest face), creating the identity if new."""
     fname = safe_name(file.filename, "photo")
-    rgb = decode_image(read_limited(file.file, st.settings.max_upload_bytes), fname)
+    rgb = decode_image(read_limited(file.file, st.settings.max_upload_bytes), fname, st.settings.max_image_pixels)
     d = st.photo_faces("blazeface")(rgb)
     if not len(d) or d.embeddings is None:
         raise HTTPException(422, f"{fname}: no face found")

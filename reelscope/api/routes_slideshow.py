@@ -26,7 +26,7 @@ from reelscope.api.schemas import MAX_ID
 from reelscope.api.security import real, require_read, require_write, under_roots
 from reelscope.api.slideshow_jobs import SlideshowJob, SlideshowJobs
 from reelscope.api.state import AppState
-from reelscope.api.uploads import UPLOADS, safe_name, too_large
+from reelscope.api.uploads import UPLOADS, check_image_upload, safe_name, too_large
 from reelscope.errors import ReelscopeError
 
 MAX_FILES = 200
@@ -165,6 +165,8 @@ async def _from_upload(st: AppState, request: Request) -> tuple[dict, dict, str,
                 budget -= len(data)
                 if budget < 0:
                     raise too_large(st.settings.max_upload_bytes)
+                # over the pixel limit: 413 now, not in the job (which lists unreadable pictures in the plan)
+                check_image_upload(data, name, st.settings.max_image_pixels, only_size=True)
                 (folder / name).write_bytes(data)
         plan_req, render, _ = _check(st, req, uploads=True)
         plan_req["pictures"] = plan_req["pictures"] + [str(folder)]

@@ -20,6 +20,34 @@ JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 T = TypeVar("T")
 
 
+# ---- errors -----------------------------------------------------------------------------------
+class ErrorOut(BaseModel):
+    """Every error answer except 422: one sentence saying what is wrong."""
+    detail: str
+
+
+ERRORS = {
+    400: "the request cannot be carried out as asked (the detail says why)",
+    401: "this server needs an API token for this request: send 'Authorization: Bearer <token>'",
+    403: "wrong API token, a cross-site request, or a server path outside the allowed roots",
+    404: "no such video, character, job, file, ...",
+    409: "changed by someone else at the same time, or not in the needed state",
+    413: "upload over the size limit, or an image (video frame) over the pixel limit",
+    415: "not a supported image or video, or the wrong content type",
+    429: "too many image analyses at once: retry after the Retry-After header's seconds",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route for these error statuses (documented in the OpenAPI schema)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for c in codes:
+        out[c] = {"model": ErrorOut, "description": ERRORS[c]}
+        if c == 429:
+            out[c]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+    return out
+
+
 class Page(BaseModel, Generic[T]):
     total: int
     offset: int
@@ -223,6 +251,7 @@ class ImageResult(BaseModel):
     frameIdx: int
     objects: list[SeedObject] = []
     error: str | None = Field(None, description="set (and no faces) when this image could not be read")
+    status: int | None = Field(None, description="with error: 415 not an image, 413 over the pixel limit")
 
 
 # ---- jobs -------------------------------------------------------------------------------------

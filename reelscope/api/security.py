@@ -20,6 +20,8 @@ class Settings:
     read_token_required: bool = False
     allowed_roots: tuple[Path, ...] = field(default_factory=tuple)
     max_upload_bytes: int = 200 << 20
+    max_image_pixels: int = 50_000_000  # images (and video frames) over this are refused from their header: 413
+    heavy_slots: int = 2  # image analyses running at once inside requests; more get 429
 
 
 _bearer = HTTPBearer(auto_error=False, description="the server's API token (REELSCOPE_API_TOKEN)")

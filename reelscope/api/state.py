@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import HTTPException, Request
 
 from reelscope.api.jobs import JobManager
+from reelscope.api.limits import Busy
 from reelscope.api.security import Settings
 from reelscope.archive import Archive
 from reelscope.archive.gallery import ConflictError, Gallery
@@ -18,8 +19,13 @@ class AppState:
     archive: Archive
     settings: Settings
     jobs: JobManager
+    busy: Busy | None = None  # bounds image analyses inside requests (settings.heavy_slots)
     _faces: dict = field(default_factory=dict)
     _faces_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.busy is None:
+            self.busy = Busy(self.settings.heavy_slots)
 
     def gallery(self) -> Gallery:
         return Gallery(self.archive, user="api")

@@ -8,11 +8,11 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-import cv2
 import numpy as np
 from fastapi import HTTPException
 
-from reelscope.errors import MediaError
+from reelscope.errors import ImageTooLarge, MediaError
+from reelscope.media import image as media_image
 
 UPLOADS = "uploads"  # ARCHIVE/uploads/<temporary folder>/<file>
 STILL_IMAGE_FORMATS = {"image2", "webp", "ico"}  # FFmpeg demuxers of single images (animated GIFs are videos)
@@ -36,14 +36,31 @@ def read_limited(f: BinaryIO, limit: int) -> bytes:
     return data
 
 
-def decode_image(data: bytes, name: str) -> np.ndarray:
-    """RGB pixels of an uploaded image; 415 if the bytes are not an image OpenCV decodes."""
-    if not data:
-        raise HTTPException(415, f"{name}: empty file, not an image")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise HTTPException(415, f"{name}: not an image (JPEG, PNG, WebP, BMP, TIFF, ...) that can be decoded")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+def media_http_error(e: MediaError, shown: str) -> HTTPException:
+    """413 for an image (or video frame) over the pixel limit, else 415, naming ``shown`` (the
+    client's file name, never a server path)."""
+    return HTTPException(413 if isinstance(e, ImageTooLarge) else 415, f"{shown}: {e.problem}")
+
+
+def decode_image(data: bytes, name: str, max_pixels: int | None = None) -> np.ndarray:
+    """RGB pixels of an uploaded image (reelscope.media.image.decode_image): 413 when its header
+    declares more than ``max_pixels`` (checked before decoding), 415 if it is not an image."""
+    try:
+        return media_image.decode_image(data, name, max_pixels=max_pixels)
+    except MediaError as e:
+        raise media_http_error(e, name) from None
+
+
+def check_image_upload(data: bytes, name: str, max_pixels: int | None = None, *, only_size: bool = False) -> None:
+    """413/415 like decode_image, from the header alone (for uploads decoded later by a job);
+    ``only_size``: just the 413 (the job reports pictures it cannot read)."""
+    try:
+        media_image.check_image(data, name, max_pixels)
+    except ImageTooLarge as e:
+        raise media_http_error(e, name) from None
+    except MediaError as e:
+        if not only_size:
+            raise media_http_error(e, name) from None
 
 
 def save_video(src: BinaryIO, filename: str | None, archive_location: Path, limit: int) -> tuple[Path, Path]:
@@ -69,13 +86,14 @@ def save_video(src: BinaryIO, filename: str | None, archive_location: Path, limi
 
 
 def check_video(path: Path, shown: str) -> None:
-    """415 unless ``path`` is a video with a decodable frame (reelscope.media.info.probe)."""
+    """415 unless ``path`` is a video with a decodable frame (reelscope.media.info.probe); 413
+    when its frames are over the pixel limit."""
     from reelscope.media.info import probe
 
     try:
         info = probe(path)
     except MediaError as e:
-        raise HTTPException(415, f"{shown}: {e.problem}") from None
+        raise media_http_error(e, shown) from None
     if info.container in STILL_IMAGE_FORMATS or info.container.endswith("_pipe"):
         raise HTTPException(415, f"{shown}: a still image ({info.container}), not a video: "
                                  "use POST /api/analyze/image")

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 
 from reelscope.errors import MediaError
+from reelscope.media.image import check_pixels
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def probe(path: str | Path) -> VideoInfo:
         else:
             duration = 0.0
         hint = vs.frames or int(round(duration * float(fps)))
+        check_pixels(p, cc.width, cc.height)  # frames over the image pixel limit: refused before decoding one
         rotation = _rotation_of_first_frame(container, vs)
         if rotation is None:
             raise MediaError(p, "no decodable video frame")

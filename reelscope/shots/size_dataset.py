@@ -77,10 +77,15 @@ def fit_image(rgb: np.ndarray, size: tuple[int, int], fit: str = "stretch") -> n
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"{path}: not a readable image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """RGB of an image file (reelscope.media.image.read_image, pixel limit included); ValueError
+    naming the file for anything unreadable."""
+    from reelscope.errors import MediaError
+    from reelscope.media.image import read_image
+
+    try:
+        return read_image(path)
+    except MediaError as e:
+        raise ValueError(str(e)) from None
 
 
 def write_rgb(path: str | Path, rgb: np.ndarray, quality: int = 95) -> None:

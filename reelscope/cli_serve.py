@@ -36,6 +36,10 @@ def serve(
     max_image_megapixels: Optional[float] = typer.Option(
         None, min=0.001, help="Images and video frames over this many megapixels are refused from their header, "
                               "before decoding (HTTP 413; default: $REELSCOPE_MAX_IMAGE_PIXELS or 50)."),
+    allowed_host: List[str] = typer.Option([], "--allowed-host", help="A Host name the server answers besides the "
+                                           "address it binds and localhost (repeat; '.example.org' for a domain "
+                                           "and its subdomains, '*' for any, e.g. behind a proxy that checks "
+                                           "names; also $REELSCOPE_ALLOWED_HOSTS). Other names get HTTP 400."),
     heavy_slots: Optional[int] = typer.Option(None, min=1, help="Image analyses run at once inside requests; "
                                                                 "more get HTTP 429 (default: $REELSCOPE_HEAVY_SLOTS "
                                                                 "or 2)."),
@@ -58,6 +62,7 @@ def serve(
         kw["max_upload_mb"] = max_upload_mb
     if heavy_slots is not None:
         kw["heavy_slots"] = heavy_slots
+    kw["allowed_hosts"] = (host, *kw.get("allowed_hosts", ()), *allowed_host)  # the bound address first
     if max_image_megapixels is not None:
         # the environment too: the library's readers in jobs (videos, slideshow pictures) use it
         os.environ[PIXELS_ENV] = str(int(max_image_megapixels * 1e6))

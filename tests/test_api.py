@@ -38,7 +38,7 @@ def make_client(tmp_path, synth_dir, db_url):
 
     def make(**kw) -> TestClient:
         kw = {"token": TOKEN, "allowed_roots": [synth_dir], "max_upload_mb": 5, **kw}
-        c = TestClient(create_app(tmp_path / "archive", db_url, **kw))
+        c = TestClient(base_url="http://localhost", app=create_app(tmp_path / "archive", db_url, **kw))
         c.__enter__()
         clients.append(c)
         return c
@@ -354,7 +354,7 @@ def fuzz_app(tmp_path_factory):
     video = encode(root / "fuzz.mp4", [shot_frame(w0 if t < 20 else w1, t) for t in range(40)])
     app = create_app(root / "archive", token=TOKEN, allowed_roots=[root], max_upload_mb=2)
     reelscope.analyze(video, archive=app.state.reelscope.archive)
-    with TestClient(app):  # runs the lifespan (job pool shut down at the end)
+    with TestClient(base_url="http://localhost", app=app):  # runs the lifespan (job pool shut down at the end)
         yield app
 
 

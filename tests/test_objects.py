@@ -577,7 +577,7 @@ def test_objects_api(tmp_path, db_url):
 
     arch, vid, car_id = _synthetic_archive(tmp_path / "a", db_url)
     arch.close()
-    with TestClient(create_app(tmp_path / "a", db_url)) as c:
+    with TestClient(base_url="http://localhost", app=create_app(tmp_path / "a", db_url)) as c:
         r = c.get(f"/api/videos/{vid}/objects")
         assert r.status_code == 200, r.text
         page = r.json()

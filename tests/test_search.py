@@ -180,7 +180,7 @@ def test_api_search(tmp_path, db_url):
 
     from reelscope.api import create_app
 
-    with TestClient(create_app(tmp_path / "archive", db_url)) as c:
+    with TestClient(base_url="http://localhost", app=create_app(tmp_path / "archive", db_url)) as c:
         search_archive.build(c.app.state.reelscope.archive)
         page = c.get("/api/search", params={"tag": "grand piano"}).json()
         assert [(h["filename"], h["shot_index"], h["matched"]) for h in page["items"]] == \
@@ -237,6 +237,8 @@ def test_web_search_page_free_text(tmp_path):
             page.set_default_timeout(30_000)
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda msg: errors.append(msg.text)  # the security policy refused something
+                  if msg.type == "error" and "Content Security Policy" in msg.text else None)
             page.goto(f"http://127.0.0.1:{port}/search")
             page.get_by_label("Search", exact=True).fill("piano")
             page.get_by_role("button", name="Search", exact=True).click()

@@ -409,8 +409,9 @@ def test_api_slideshow_job(tmp_path, picture_dir, music_dir):
     from reelscope.api import create_app
 
     app = create_app(tmp_path / "archive", token=TOKEN, allowed_roots=[picture_dir, music_dir])
-    with TestClient(app) as c:
-        folders = c.get("/api/slideshows/music-folders").json()
+    with TestClient(base_url="http://localhost", app=app) as c:
+        assert c.get("/api/slideshows/music-folders").status_code == 401  # server paths: token holders only
+        folders = c.get("/api/slideshows/music-folders", headers=AUTH).json()
         assert folders == [{"path": str(music_dir.resolve()), "tracks": 3}]
         body = {"pictures": [str(picture_dir)], "music": str(music_dir), "per_image": 1.5, "size": "320x180",
                 "render": False}
@@ -487,6 +488,8 @@ def test_web_slideshow_page(tmp_path, edit_video, music_dir):
             problems = []
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("console", lambda msg: problems.append(msg.text)  # the security policy refused something
+                  if msg.type == "error" and "Content Security Policy" in msg.text else None)
             page.goto(f"http://127.0.0.1:{port}/slideshow")
             page.wait_for_selector("select[name=video] option[value=\"1\"]", state="attached")
             page.wait_for_selector(f"select[name=music] option[value='{music_dir.resolve()}']", state="attached")

@@ -462,7 +462,7 @@ def test_story_api(story_archive, tmp_path):
     from reelscope.api import create_app
 
     arch, o = story_archive
-    with TestClient(create_app(arch, token="t0k", allowed_roots=[Path(o.path).parent])) as c:
+    with TestClient(base_url="http://localhost", app=create_app(arch, token="t0k", allowed_roots=[Path(o.path).parent])) as c:
         auth = {"Authorization": "Bearer t0k"}
         curves = c.get(f"/api/videos/{o.video_id}/curves").json()
         names = {x["name"] for x in curves}
@@ -484,7 +484,7 @@ def test_story_api(story_archive, tmp_path):
         assert s["id"] not in [x["id"] for x in c.get(f"/api/videos/{o.video_id}/summaries").json()]
         assert c.get("/api/summaries/999/file").status_code == 404
     # a server that may not read the source cannot render from it
-    with TestClient(create_app(arch, allowed_roots=[tmp_path])) as c:
+    with TestClient(base_url="http://localhost", app=create_app(arch, allowed_roots=[tmp_path])) as c:
         r = c.post(f"/api/videos/{o.video_id}/summaries", json={"length": "3s"})
         assert r.status_code == 403
 
@@ -496,7 +496,7 @@ def test_summary_api_needs_importance(tmp_path, short_video):
     from reelscope.api import create_app
 
     (o,) = reelscope.analyze([short_video], archive=tmp_path / "a", stages=["shots"])
-    with TestClient(create_app(tmp_path / "a")) as c:
+    with TestClient(base_url="http://localhost", app=create_app(tmp_path / "a")) as c:
         r = c.post(f"/api/videos/{o.video_id}/summaries", json={"length": "1s"})
         assert r.status_code == 409 and "importance" in r.json()["detail"]
         assert c.get(f"/api/videos/{o.video_id}/curves").json() == []

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from test_story import make_av_clip
-from test_web import CHROMIUM, CHROMIUM_ARGS, _free_port, require_browser
+from test_web import CHROMIUM, CHROMIUM_ARGS, _free_port, require_browser, wait_js
 
 import reelscope
 from reelscope.api import create_app
@@ -54,6 +54,8 @@ def page():
         pg = ctx.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda msg: errors.append(msg.text)  # the security policy refused something
+              if msg.type == "error" and "Content Security Policy" in msg.text else None)
         yield pg
         ctx.close()
         b.close()
@@ -73,7 +75,7 @@ def test_curves_under_timeline_and_summary_plays(story_server, page):
     # the chart spans the timeline's width, and clicking it seeks the player
     tl, ch = page.locator(".timeline").bounding_box(), page.locator(".curves-chart").bounding_box()
     assert abs(tl["width"] - ch["width"]) < 2 and ch["y"] > tl["y"]
-    page.wait_for_function("document.querySelector('#player').readyState >= 1")
+    wait_js(page, "document.querySelector('#player').readyState >= 1")
     page.evaluate("""() => { const v = document.querySelector('#player');
         window.__seeked = new Promise(r => v.addEventListener('seeked', () => r(v.currentTime), {once: true})); }""")
     page.locator(".curves-chart").click(position={"x": ch["width"] * 0.75, "y": ch["height"] / 2})
@@ -88,7 +90,7 @@ def test_curves_under_timeline_and_summary_plays(story_server, page):
     player = page.locator("#summary-player")
     expect(player).to_be_visible()
     assert "/api/summaries/" in player.get_attribute("src")
-    page.wait_for_function("document.querySelector('#summary-player').readyState >= 1")
+    wait_js(page, "document.querySelector('#summary-player').readyState >= 1")
     dur = page.evaluate("document.querySelector('#summary-player').duration")
     assert 0.5 < dur <= 3.05
     segs = page.locator(".summary-segments li button")

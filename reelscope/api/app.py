@@ -9,23 +9,27 @@ library (reelscope.analysis, reelscope.people.photos, reelscope.archive.gallery)
 Environment (app_from_env, ``reelscope serve``): REELSCOPE_ARCHIVE, REELSCOPE_DB_URL,
 REELSCOPE_API_TOKEN, REELSCOPE_READ_TOKEN_REQUIRED (1/true), REELSCOPE_ALLOWED_ROOTS
 (os.pathsep-separated folders), REELSCOPE_MAX_UPLOAD_MB, REELSCOPE_MAX_IMAGE_PIXELS,
-REELSCOPE_HEAVY_SLOTS.
+REELSCOPE_HEAVY_SLOTS, REELSCOPE_ALLOWED_HOSTS (comma- or space-separated Host names).
 """
 from __future__ import annotations
 
 import os
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Iterable
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from reelscope import __version__
 from reelscope.api.jobs import JobManager
-from reelscope.api.security import BodyLimit, Settings, parse_roots
+from reelscope.api.security import (DEFAULT_HOSTS, BodyLimit, BrowserGuard, HostRule, PathHider, Settings,
+                                    is_privileged, parse_roots)
 from reelscope.api.state import AppState, http_error
 from reelscope.archive import Archive
 from reelscope.errors import ImageTooLarge, MediaError, ReelscopeError
@@ -36,7 +40,7 @@ MULTIPART_SLACK = 1 << 20  # room for multipart boundaries and form fields aroun
 def create_app(archive_location: str | Path | None, db_url: str | None = None, *, token: str | None = None,
                read_token_required: bool = False, allowed_roots: Iterable[str | Path] = (),
                max_upload_mb: float = 200, job_workers: int = 1, max_image_pixels: int | None = None,
-               heavy_slots: int = 2) -> FastAPI:
+               heavy_slots: int = 2, allowed_hosts: Iterable[str] | None = None) -> FastAPI:
     """A FastAPI app over the archive at ``archive_location`` (a folder; ``db_url`` for PostgreSQL).
 
     ``token``: writes need ``Authorization: Bearer <token>`` (all requests if
@@ -45,6 +49,9 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
     ``max_image_pixels``: images (and video frames) over this many pixels are refused from their
     header with 413 (default $REELSCOPE_MAX_IMAGE_PIXELS or 50 million); ``heavy_slots``: image
     analyses running at once inside requests, further ones get 429 with Retry-After.
+    ``allowed_hosts``: Host header names served besides localhost, *.localhost, 127.0.0.1 and ::1
+    (``reelscope serve`` adds the address it binds); others get 400 (DNS rebinding). A
+    state-changing request from another site (Origin/Referer) gets 403, token or not.
     """
     from reelscope.media.image import max_image_pixels as max_image_pixels_default
 
@@ -52,9 +59,11 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
                         allowed_roots=tuple(Path(r) for r in allowed_roots),
                         max_upload_bytes=int(max_upload_mb * (1 << 20)),
                         max_image_pixels=int(max_image_pixels or max_image_pixels_default()),
-                        heavy_slots=heavy_slots)
+                        heavy_slots=heavy_slots,
+                        allowed_hosts=(*DEFAULT_HOSTS, *(h for h in (allowed_hosts or ()) if h not in DEFAULT_HOSTS)))
     archive = Archive(archive_location, db_url)
     state = AppState(archive, settings, JobManager(archive, workers=job_workers))
+    state.hide_paths = PathHider.for_server(archive.location, settings.allowed_roots)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -68,14 +77,23 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
                               "<token>` when the server has a token.")
     app.state.reelscope = state
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + MULTIPART_SLACK)
+    app.add_middleware(BrowserGuard, hosts=HostRule(settings.allowed_hosts))  # outermost: before any body
+
+    def shown(request: Request, detail):  # error messages: server paths for token holders only
+        return detail if is_privileged(request) else state.hide_paths(detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        return await http_exception_handler(
+            request, StarletteHTTPException(exc.status_code, shown(request, exc.detail), headers=exc.headers))
 
     @app.exception_handler(ReelscopeError)
-    async def _user_error(_request: Request, exc: ReelscopeError) -> JSONResponse:
+    async def _user_error(request: Request, exc: ReelscopeError) -> JSONResponse:
         if isinstance(exc, MediaError):  # a file that is not usable media (413: too many pixels)
             return JSONResponse({"detail": f"{Path(exc.path).name}: {exc.problem}"},
                                 status_code=413 if isinstance(exc, ImageTooLarge) else 415)
         err = http_error(exc)
-        return JSONResponse({"detail": err.detail}, status_code=err.status_code)
+        return JSONResponse({"detail": shown(request, err.detail)}, status_code=err.status_code)
 
     @app.exception_handler(StaleDataError)
     @app.exception_handler(IntegrityError)
@@ -116,6 +134,8 @@ def settings_from_env() -> dict:
                  "allowed_roots": parse_roots(env.get("REELSCOPE_ALLOWED_ROOTS"))}
     if env.get("REELSCOPE_MAX_UPLOAD_MB"):
         out["max_upload_mb"] = float(env["REELSCOPE_MAX_UPLOAD_MB"])
+    if env.get("REELSCOPE_ALLOWED_HOSTS"):
+        out["allowed_hosts"] = tuple(h for h in re.split(r"[,\s]+", env["REELSCOPE_ALLOWED_HOSTS"]) if h)
     if env.get("REELSCOPE_HEAVY_SLOTS"):
         out["heavy_slots"] = int(env["REELSCOPE_HEAVY_SLOTS"])
     return out

@@ -16,7 +16,7 @@ from reelscope.analysis import DEFAULT_STAGES
 from reelscope.api import schemas as m
 from reelscope.api.routes_browse import State
 from reelscope.api.limits import heavy
-from reelscope.api.security import real, require_read, require_write, under_roots
+from reelscope.api.security import Shown, real, require_read, require_write, under_roots
 from reelscope.api.state import AppState
 from reelscope.api.uploads import check_video, decode_image, read_limited, safe_name, save_video
 from reelscope.errors import ReelscopeError
@@ -143,7 +143,7 @@ async def _job_from_upload(st: AppState, request: Request) -> tuple[m.JobRequest
              openapi_extra={"requestBody": _JOB_BODY},
              responses={403: {"description": "path outside the allowed roots"}, 413: {"description": "too large"},
                         415: {"description": "not a video"}})
-async def create_job(st: State, request: Request) -> dict:
+async def create_job(st: State, show: Shown, request: Request) -> dict:
     """Analyse a video in the background: upload it (multipart ``file``) or name a file on the
     server (JSON ``path``, which must lie under an allowed root). Poll GET /api/jobs/{id}."""
     ctype = request.headers.get("content-type", "").lower()
@@ -167,12 +167,12 @@ async def create_job(st: State, request: Request) -> dict:
     else:
         raise HTTPException(415, "send multipart/form-data (a video upload) or application/json ({\"path\": ...})")
     job = st.jobs.submit(path, source, req.stages, req.params, req.force, cleanup=folder)
-    return job.as_dict()
+    return show(job.as_dict())
 
 
 @router.get("/jobs", response_model=list[m.JobOut])
-def list_jobs(st: State) -> list[dict]:
-    return [j.as_dict() for j in st.jobs.list()]
+def list_jobs(st: State, show: Shown) -> list[dict]:
+    return show([j.as_dict() for j in st.jobs.list()])
 
 
 def _job(st: AppState, job_id: str):
@@ -183,12 +183,12 @@ def _job(st: AppState, job_id: str):
 
 
 @router.get("/jobs/{job_id}", response_model=m.JobOut)
-def get_job(st: State, job_id: str) -> dict:
-    return _job(st, job_id).as_dict()
+def get_job(st: State, show: Shown, job_id: str) -> dict:
+    return show(_job(st, job_id).as_dict())
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=m.JobOut, dependencies=[Depends(require_write)])
-def cancel_job(st: State, job_id: str) -> dict:
+def cancel_job(st: State, show: Shown, job_id: str) -> dict:
     """Cancel a job: a queued one at once, a running one at its next progress report (nothing is
     written to the archive). Ending jobs are left as they are."""
-    return st.jobs.cancel(_job(st, job_id)).as_dict()
+    return show(st.jobs.cancel(_job(st, job_id)).as_dict())

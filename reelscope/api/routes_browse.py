@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from reelscope import __version__
 from reelscope.api import schemas as m
-from reelscope.api.security import require_read, require_write, under_roots
+from reelscope.api.security import Shown, require_read, require_write, under_roots
 from reelscope.api.state import AppState, get_state, http_error
 from reelscope.archive import schema as db
 from reelscope.archive.export import video_dict
@@ -47,7 +47,7 @@ def like(text: str) -> str:
 
 
 @router.get("/videos", response_model=m.Page[m.VideoSummary])
-def list_videos(st: State, offset: Offset = 0, limit: Limit = 50,
+def list_videos(st: State, show: Shown, offset: Offset = 0, limit: Limit = 50,
                 q: Annotated[Text, Query(description="part of the file name (case-insensitive)")] = None) -> dict:
     with st.archive.session() as s:
         cond = db.Video.filename.ilike(like(q), escape="\\") if q else True
@@ -61,7 +61,7 @@ def list_videos(st: State, offset: Offset = 0, limit: Limit = 50,
         thumbs = dict(s.execute(select(db.Shot.video_id, func.min(db.Keyframe.image)).join(db.Keyframe)
                                 .where(db.Shot.video_id.in_(ids), db.Shot.idx == 0)
                                 .group_by(db.Shot.video_id)).all())
-    items = [{"id": v.id, "fingerprint": v.fingerprint, "filename": v.filename, "path": v.path, "width": v.width,
+    items = [{"id": v.id, "fingerprint": v.fingerprint, "filename": v.filename, "path": show.path(v.path), "width": v.width,
               "height": v.height, "fps": f"{v.fps_num}/{v.fps_den}", "frame_count": v.frame_count,
               "duration": v.duration, "shots": shots.get(v.id, 0), "characters": chars.get(v.id, 0),
               "thumbnail": thumbs.get(v.id), "created_at": v.created_at} for v in videos]
@@ -77,8 +77,9 @@ def load_video(st: AppState, video_id: int) -> db.Video:
 
 @router.get("/videos/{video_id}", response_model=m.VideoExport,
             summary="One video in the archive export schema (docs/export-schema.md)")
-def get_video(st: State, video_id: VideoId) -> dict:
-    return video_dict(load_video(st, video_id))
+def get_video(st: State, show: Shown, video_id: VideoId) -> dict:
+    d = video_dict(load_video(st, video_id))
+    return show({**d, "path": show.path(d["path"])})
 
 
 @router.delete("/videos/{video_id}", status_code=204, dependencies=[Depends(require_write)],

@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from reelscope.api.routes_browse import State
 from reelscope.api.schemas import MAX_ID
-from reelscope.api.security import real, require_read, require_write, under_roots
+from reelscope.api.security import Shown, real, require_read, require_write, under_roots
 from reelscope.api.slideshow_jobs import SlideshowJob, SlideshowJobs
 from reelscope.api.state import AppState
 from reelscope.api.uploads import UPLOADS, check_image_upload, safe_name, too_large
@@ -186,7 +186,7 @@ _BODY = {"required": True, "content": {"application/json": {"schema": SlideshowR
 @router.post("/slideshows", response_model=SlideshowJobOut, status_code=202, dependencies=Write,
              openapi_extra={"requestBody": _BODY},
              responses={403: {"description": "a path outside the allowed roots"}, 413: {"description": "too large"}})
-async def create_slideshow(st: State, request: Request) -> dict:
+async def create_slideshow(st: State, show: Shown, request: Request) -> dict:
     """Start a slideshow job: pictures grouped by mood, music of the same mood, one fade curve for
     picture and sound. ``render: false`` stops after the plan (the preview in ``plan``)."""
     ctype = request.headers.get("content-type", "").lower()
@@ -203,17 +203,18 @@ async def create_slideshow(st: State, request: Request) -> dict:
     else:
         raise HTTPException(415, "send application/json, or multipart/form-data with files and options")
     job = _jobs(request, st).submit(plan_req, render, do_render, source, upload)
-    return job.as_dict()
+    return show(job.as_dict())
 
 
 @router.get("/slideshows", response_model=list[SlideshowJobOut])
-def list_slideshows(st: State, request: Request) -> list[dict]:
-    return [j.as_dict() for j in _jobs(request, st).list()]
+def list_slideshows(st: State, show: Shown, request: Request) -> list[dict]:
+    return show([j.as_dict() for j in _jobs(request, st).list()])
 
 
-@router.get("/slideshows/music-folders", response_model=list[MusicFolder])
+@router.get("/slideshows/music-folders", response_model=list[MusicFolder], dependencies=Write)
 def music_folders(st: State, depth: Annotated[int, Query(ge=0, le=4)] = 2) -> list[dict]:
-    """Folders under the allowed roots that hold music files (to pick ``music`` from)."""
+    """Folders under the allowed roots that hold music files (to pick ``music`` from). Server
+    paths: this listing needs what making a slideshow needs (the token, when the server has one)."""
     from reelscope.mood.music import AUDIO_EXTS
 
     out = []
@@ -243,12 +244,13 @@ def _job(request: Request, st: AppState, job_id: str) -> SlideshowJob:
 
 
 @router.get("/slideshows/{job_id}", response_model=SlideshowJobOut)
-def get_slideshow(st: State, request: Request, job_id: str) -> dict:
-    return _job(request, st, job_id).as_dict()
+def get_slideshow(st: State, show: Shown, request: Request, job_id: str) -> dict:
+    return show(_job(request, st, job_id).as_dict())
 
 
 @router.post("/slideshows/{job_id}/render", response_model=SlideshowJobOut, status_code=202, dependencies=Write)
-def render_slideshow(st: State, request: Request, job_id: str, settings: RenderSettings | None = None) -> dict:
+def render_slideshow(st: State, show: Shown, request: Request, job_id: str,
+                     settings: RenderSettings | None = None) -> dict:
     """Render a planned slideshow (made with ``render: false``), optionally at another size/fit."""
     job = _job(request, st, job_id)
     opts = settings.model_dump() if settings is not None else None
@@ -260,14 +262,14 @@ def render_slideshow(st: State, request: Request, job_id: str, settings: RenderS
         except ReelscopeError as e:
             raise HTTPException(400, str(e)) from None
     try:
-        return _jobs(request, st).start_render(job, opts).as_dict()
+        return show(_jobs(request, st).start_render(job, opts).as_dict())
     except ReelscopeError as e:
         raise HTTPException(409, str(e)) from None
 
 
 @router.post("/slideshows/{job_id}/cancel", response_model=SlideshowJobOut, dependencies=Write)
-def cancel_slideshow(st: State, request: Request, job_id: str) -> dict:
-    return _jobs(request, st).cancel(_job(request, st, job_id)).as_dict()
+def cancel_slideshow(st: State, show: Shown, request: Request, job_id: str) -> dict:
+    return show(_jobs(request, st).cancel(_job(request, st, job_id)).as_dict())
 
 
 @router.get("/slideshows/{job_id}/video", response_class=FileResponse,

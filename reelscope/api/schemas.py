@@ -71,11 +71,14 @@ class StageInfo(BaseModel):
     description: str
 
 
+SERVER_PATH = "the source's path on the server: only for requests with the API token (null otherwise)"
+
+
 class VideoSummary(BaseModel):
     id: int
     fingerprint: str
     filename: str
-    path: str
+    path: str | None = Field(description=SERVER_PATH)
     width: int
     height: int
     fps: str
@@ -172,7 +175,7 @@ class CharacterDetail(CharacterOut):
 class VideoExport(_Open):
     id: int
     fingerprint: str
-    path: str
+    path: str | None = Field(description=SERVER_PATH)
     filename: str
     size_bytes: int
     width: int

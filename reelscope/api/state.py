@@ -8,7 +8,7 @@ from fastapi import HTTPException, Request
 
 from reelscope.api.jobs import JobManager
 from reelscope.api.limits import Busy
-from reelscope.api.security import Settings
+from reelscope.api.security import PathHider, Settings
 from reelscope.archive import Archive
 from reelscope.archive.gallery import ConflictError, Gallery
 from reelscope.errors import ReelscopeError
@@ -20,6 +20,7 @@ class AppState:
     settings: Settings
     jobs: JobManager
     busy: Busy | None = None  # bounds image analyses inside requests (settings.heavy_slots)
+    hide_paths: PathHider = field(default_factory=lambda: PathHider(()))  # what anonymous readers see
     _faces: dict = field(default_factory=dict)
     _faces_lock: threading.Lock = field(default_factory=threading.Lock)
 

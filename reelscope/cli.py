@@ -22,71 +22,36 @@ def analyze(
     videos: List[Path] = typer.Argument(..., help="Video files to analyze."),
     archive: Optional[Path] = ArchiveOpt,
     db: Optional[str] = DbOpt,
-    detector: str = typer.Option("fast", help="Shot boundary detector: fast, transnetv2 or hybrid."),
-    keyframes: str = typer.Option("middle", help="Keyframe per shot: middle (frame) or sharpest."),
-    stages: str = typer.Option("shots,keyframes", help="Stages to run, comma-separated (see `reelscope stages`), e.g. shots,keyframes,faces."),
-    face_detector: str = typer.Option("blazeface", help="Face detector for the faces stage: blazeface, hog, mmod, mtcnn."),
-    face_fps: float = typer.Option(2.0, help="Frames per second sampled by the faces stage."),
-    object_detector: str = typer.Option("nanodet", help="COCO object detector for the objects stage: nanodet, centernet, yolox-nano or a YOLOX-style .onnx path."),
+    stages: Optional[str] = typer.Option(None, help="Stages to run, comma-separated (see `reelscope stages`), or a preset: "
+                                                   "default (every stage that needs no user-supplied model; the default), "
+                                                   "fast (shots, keyframes), all."),
+    set_: List[str] = typer.Option([], "--set", help="A stage parameter, STAGE.PARAM=VALUE (repeatable), e.g. faces.detector=hog."),
+    detector: Optional[str] = typer.Option(None, help="Shot boundary detector: fast, transnetv2 or hybrid (= --set shots.detector=...)."),
+    keyframes: Optional[str] = typer.Option(None, help="Keyframe per shot: middle (frame) or sharpest."),
+    face_detector: Optional[str] = typer.Option(None, help="Face detector for the faces stage: blazeface, hog, mmod, mtcnn."),
+    face_fps: Optional[float] = typer.Option(None, help="Frames per second sampled by the faces stage."),
+    object_detector: Optional[str] = typer.Option(None, help="COCO object detector for the objects stage: nanodet, centernet, yolox-nano or a YOLOX-style .onnx path."),
     shot_size_model: Optional[str] = typer.Option(None, help="A model trained with `reelscope train shot-size` to replace the default shot-size rules."),
     clip_model: Optional[Path] = typer.Option(None, help="A CLIP-like ONNX model folder for the optional clip stage (default: $REELSCOPE_CLIP_MODEL)."),
     mood_model: Optional[Path] = typer.Option(None, help="A model trained with `reelscope train mood` for the mood stage (default: colour and faces)."),
-    force: bool = typer.Option(False, help="Re-analyze even if the archive holds results with these settings."),
+    force: Optional[str] = typer.Option(None, "--force", help="Recompute these stages (comma-separated, or 'all') even if stored; what is built on them is recomputed too."),
+    redo: bool = typer.Option(False, "--redo", help="Recompute every planned stage (= --force all)."),
     report: Optional[Path] = typer.Option(None, help="Also write an HTML report (a file for one video, a folder for several)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the traceback of a failure (it always goes to ARCHIVE/logs/analysis.log)."),
 ):
-    """Analyze videos into the archive (shots, transitions, keyframes)."""
-    from reelscope.analysis import analyze as run
+    """Analyze videos into the archive: by default every stage (shots, keyframes, shot sizes, faces and
+    characters, objects, tags, audio, emotion, importance, mood). Stored results are reused."""
+    from reelscope.cli_analyze import run_analyze
 
-    arch = _open(archive, db)
-    wanted = [x.strip() for x in stages.split(",") if x.strip()]
-    params = {"shots": {"detector": detector}, "keyframes": {"method": keyframes},
-              "faces": {"detector": face_detector, "sample_fps": face_fps},
-              "objects": {"detector": object_detector},
-              "shot_size": {"model": shot_size_model} if shot_size_model else {},
-              "clip": {"model": str(clip_model)} if clip_model else {},
-              "mood": {"model": str(mood_model)} if mood_model else {}}
-    try:  # parameters only for the stages that run (requested or needed by them)
-        from reelscope.pipeline import plan
-        planned = {st.name for st in plan(wanted)}
-    except ValueError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        raise typer.Exit(2)
-    params = {k: v for k, v in params.items() if k in planned}
-    failed = 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
-                  TimeRemainingColumn(), console=err, transient=False, disable=not err.is_terminal) as bar:
-        for path in videos:
-            tasks: dict[str, int] = {}
-
-            def progress(p, stage, done, total, tasks=tasks):
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(f"{Path(p).name} · {stage}", total=total)
-                bar.update(tasks[stage], completed=done, total=max(total, done))
-
-            try:
-                (o,) = run([path], arch, stages=wanted, params=params, force=force, progress=progress)
-            except (ValueError, ImportError) as e:
-                err.print(f"[red]error:[/red] {e}", highlight=False)
-                raise typer.Exit(2)
-            if o.status == "failed":
-                failed += 1
-                err.print(f"[red]error:[/red] {o.error}", highlight=False)
-            elif o.status == "skipped":
-                err.print(f"{path}: already in the archive with these settings (video {o.video_id}); --force to redo",
-                          highlight=False)
-            else:
-                err.print(f"{path}: {o.shots} shots, {o.transitions} transitions in {o.seconds:.1f}s "
-                          f"(video {o.video_id})", highlight=False)
-            if report and o.video_id:
-                from reelscope.report.html import write_report
-
-                target = report if len(videos) == 1 else report / f"{Path(path).stem}.html"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                write_report(arch, arch.video(o.video_id), target)
-                err.print(f"report: {target}", highlight=False)
-    arch.close()
-    if failed:
-        raise typer.Exit(1)
+    shorthand = {("shots", "detector"): detector, ("keyframes", "method"): keyframes,
+                 ("faces", "detector"): face_detector, ("faces", "sample_fps"): face_fps,
+                 ("objects", "detector"): object_detector, ("shot_size", "model"): shot_size_model,
+                 ("clip", "model"): str(clip_model) if clip_model else None,
+                 ("mood", "model"): str(mood_model) if mood_model else None}
+    code = run_analyze(videos, _open(archive, db), stages=stages, sets=set_, shorthand=shorthand,
+                       force="all" if redo else force, report=report, verbose=verbose)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -114,7 +79,7 @@ def show(
         return
     v = _video(arch, video)
     if as_json:
-        out.print_json(data=video_dict(v))
+        out.print_json(data=video_dict(v, arch))
         return
     out.print(f"[bold]{v.filename}[/bold]  {v.width}x{v.height}  {v.fps:.3f} fps  {v.frame_count} frames  "
               f"{v.duration:.2f}s  ({len(v.shots)} shots)")
@@ -145,7 +110,7 @@ def export(
     fmt = (fmt or output.suffix.lstrip(".")).lower()
     if fmt == "json":
         vids = [_video(arch, video)] if video else arch.videos(full=True)
-        write_json(vids, output)
+        write_json(vids, output, arch)
     elif fmt in ("edl", "otio", "csv", "seed"):
         if not video:
             err.print(f"[red]error:[/red] {fmt.upper()} export needs one video", highlight=False)

@@ -32,3 +32,8 @@ class ImageTooLarge(MediaError):
         self.width, self.height, self.limit = width, height, limit
         super().__init__(path, f"{width}x{height} pixels ({width * height / 1e6:.0f} megapixels) is over the limit "
                                f"of {limit / 1e6:g} megapixels ({setting})")
+
+
+class Cancelled(Exception):
+    """Raised (e.g. from a progress callback) to stop an analysis someone cancelled; never recorded
+    as a failure of the file."""

@@ -139,7 +139,7 @@ def test_upload_video_job_then_browse(client, short_video):
 def test_path_job_bad_requests(client, short_video, bad_files):
     assert client.post("/api/jobs", json={"path": str(short_video), "stages": ["nope"]},
                        headers=AUTH).status_code == 400
-    assert client.post("/api/jobs", json={"path": str(short_video), "params": {"faces": {}}},
+    assert client.post("/api/jobs", json={"path": str(short_video), "params": {"clip": {}}},
                        headers=AUTH).status_code == 400  # parameters for a stage that does not run
     assert client.post("/api/jobs", json={"path": str(short_video), "params": {"shots": {"bogus": 1}}},
                        headers=AUTH).status_code == 400
@@ -166,7 +166,7 @@ def test_server_paths_outside_allowed_roots_are_refused(client, short_video, syn
         r = client.post("/api/jobs", json={"path": str(p)}, headers=AUTH)
         assert r.status_code == 403, (p, r.text)
     # a video analysed from outside the roots is in the archive, but its file is never served
-    (o,) = reelscope.analyze(outside, archive=client.app.state.reelscope.archive)
+    (o,) = reelscope.analyze(outside, archive=client.app.state.reelscope.archive, stages=["fast"])
     assert client.get(f"/api/videos/{o.video_id}").status_code == 200
     assert client.get(f"/api/videos/{o.video_id}/file").status_code == 403
 
@@ -353,7 +353,7 @@ def fuzz_app(tmp_path_factory):
     w0, w1 = scene(40), scene(41)
     video = encode(root / "fuzz.mp4", [shot_frame(w0 if t < 20 else w1, t) for t in range(40)])
     app = create_app(root / "archive", token=TOKEN, allowed_roots=[root], max_upload_mb=2)
-    reelscope.analyze(video, archive=app.state.reelscope.archive)
+    reelscope.analyze(video, archive=app.state.reelscope.archive, stages=["fast"])
     with TestClient(base_url="http://localhost", app=app):  # runs the lifespan (job pool shut down at the end)
         yield app
 

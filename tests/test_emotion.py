@@ -237,7 +237,7 @@ def test_big_buck_bunny_via_cli(tmp_path, data):
     assert d["audio"]["summary"]["shares"]["speech"] == 0
     assert len(d["emotion"]["arousal"]) == 31 and len(d["shots"]) >= 3
     assert all(s["emotion"] for s in d["shots"])
-    r = runner.invoke(app, args + ["--force"])
+    r = runner.invoke(app, args + ["--force", "all"])
     assert r.exit_code == 0, r.output
     with Archive(tmp_path / "a") as a:
         assert _rows(a) == before

@@ -25,10 +25,10 @@ def archive(tmp_path, short_video, db_url):
     """Two analysed videos with hand-made characters: video 1 has anna, ben (ben in 2 tracks);
     video 2 has anna and cara. On SQLite and on PostgreSQL (when a server is configured)."""
     a = Archive(tmp_path / "a", db_url)
-    reelscope.analyze(short_video, archive=a)
+    reelscope.analyze(short_video, archive=a, stages=["fast"])
     other = tmp_path / "copy.mp4"
     other.write_bytes(short_video.read_bytes() + b"\0")  # a different file: new fingerprint
-    reelscope.analyze(other, archive=a)
+    reelscope.analyze(other, archive=a, stages=["fast"])
     with a.session() as s, s.begin():
         for vid, people in ((1, ["anna", "ben", "ben"]), (2, ["anna", "cara"])):
             chars = {}

@@ -24,7 +24,7 @@ def analyzed(tmp_path_factory):
     from reelscope.report.html import write_report
 
     root = tmp_path_factory.mktemp("archive")
-    [outcome] = reelscope.analyze([CLIP], archive=root)
+    [outcome] = reelscope.analyze([CLIP], archive=root, stages=["fast"])
     assert outcome.status == "analyzed", outcome.error
     arch = Archive(root)
     video = arch.video(outcome.video_id)

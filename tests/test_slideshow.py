@@ -323,7 +323,7 @@ def test_video_keyframes_from_the_archive(tmp_path, edit_video, music_dir):
     from reelscope.mood.image_mood import ImageMoodPredictor
     from reelscope.slideshow import plan_slideshow
 
-    (o,) = reelscope.analyze([edit_video], archive=tmp_path / "arch")
+    (o,) = reelscope.analyze([edit_video], archive=tmp_path / "arch", stages=["fast"])
     with Archive(tmp_path / "arch") as arch:
         plan = plan_slideshow(music_dir=music_dir, archive=arch, video=o.video_id, per_image=2.0, order="time",
                               predictor=ImageMoodPredictor(faces=False))
@@ -473,7 +473,7 @@ def test_web_slideshow_page(tmp_path, edit_video, music_dir):
     from reelscope.api import create_app
 
     sync_api = require_browser()
-    reelscope.analyze([edit_video], archive=tmp_path / "arch")
+    reelscope.analyze([edit_video], archive=tmp_path / "arch", stages=["fast"])
     app = create_app(tmp_path / "arch", allowed_roots=[music_dir])
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -15,11 +15,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from reelscope.errors import Cancelled
 
 log = logging.getLogger("reelscope.api.jobs")
 
 
-class JobCancelled(Exception):
+class JobCancelled(Cancelled):
     """Raised inside the analysis (from its progress callback) to stop a cancelled job."""
 
 

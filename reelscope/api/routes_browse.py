@@ -78,7 +78,7 @@ def load_video(st: AppState, video_id: int) -> db.Video:
 @router.get("/videos/{video_id}", response_model=m.VideoExport,
             summary="One video in the archive export schema (docs/export-schema.md)")
 def get_video(st: State, show: Shown, video_id: VideoId) -> dict:
-    d = video_dict(load_video(st, video_id))
+    d = video_dict(load_video(st, video_id), st.archive)
     return show({**d, "path": show.path(d["path"])})
 
 

@@ -24,7 +24,15 @@ def _write(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> Non
         s.execute(insert(db.FrameEmbedding), rows)
 
 
-register_writer(Writer("clip", write=_write, tables=(db.FrameEmbedding,)))
+def _read(s: Session, video: db.Video, media_root=None) -> dict:
+    rows = s.scalars(select(db.FrameEmbedding).where(db.FrameEmbedding.video_id == video.id)
+                     .order_by(db.FrameEmbedding.frame)).all()
+    return {"frame_embeddings": {"model": rows[0].model if rows else "",
+                                 "frames": [{"frame": r.frame, "time": r.time, "shot_index": r.shot_idx,
+                                             "vector": np.frombuffer(r.vector, "<f4")} for r in rows]}}
+
+
+register_writer(Writer("clip", write=_write, tables=(db.FrameEmbedding,), read=_read))
 
 
 _INDEX: dict[tuple[str, str], tuple[tuple, dict]] = {}

@@ -22,7 +22,20 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat()
 
 
-def video_dict(v: db.Video) -> dict:
+def stage_exports(archive, v: db.Video) -> dict:
+    """What stages with an ``export`` hook in their archive writer add to a video's JSON (key ->
+    value), so a new stage appears in the export without editing this module."""
+    from reelscope.archive.writers import writers
+
+    hooks = [w for w in writers().values() if w.export is not None]
+    if archive is None or not hooks:
+        return {}
+    with archive.session() as s:
+        return {w.export_key or w.stage: w.export(s, v.id) for w in hooks}
+
+
+def video_dict(v: db.Video, archive=None) -> dict:
+    """A video's export JSON; with ``archive``, also the stages' own export sections."""
     fps = Fraction(v.fps_num, v.fps_den)
     tags_by_shot: dict[int, list[dict]] = {}
     for t in (v.shot_tags if _loaded(v, "shot_tags") else []):
@@ -83,6 +96,7 @@ def video_dict(v: db.Video) -> dict:
         "audio": audio_dict(v),
         "emotion": emotion_dict(v),
         "objects": _objects_dict(v),
+        **stage_exports(archive, v),
     }
 
 
@@ -127,7 +141,7 @@ def emotion_dict(v: db.Video) -> dict | None:
             "sources": (val.data or {}).get("sources")}
 
 
-def archive_dict(videos: list[db.Video]) -> dict:
+def archive_dict(videos: list[db.Video], archive=None) -> dict:
     from reelscope import __version__
 
     return {
@@ -135,14 +149,14 @@ def archive_dict(videos: list[db.Video]) -> dict:
         "schema_version": SCHEMA_VERSION,
         "reelscope_version": __version__,
         "exported_at": datetime.now(timezone.utc).isoformat(),
-        "videos": [video_dict(v) for v in videos],
+        "videos": [video_dict(v, archive) for v in videos],
     }
 
 
-def write_json(videos: list[db.Video], out: str | Path) -> Path:
+def write_json(videos: list[db.Video], out: str | Path, archive=None) -> Path:
     out = Path(out)
     tmp = out.with_suffix(out.suffix + ".part")
-    tmp.write_text(json.dumps(archive_dict(videos), indent=2))
+    tmp.write_text(json.dumps(archive_dict(videos, archive), indent=2))
     tmp.replace(out)
     return out
 

@@ -103,5 +103,17 @@ def _write(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> Non
         s.execute(insert(db.Tag), tags)
 
 
+def _read(s: Session, video: db.Video, media_root=None) -> dict:
+    rows = s.scalars(select(db.Shot).where(db.Shot.video_id == video.id, db.Shot.mood.is_not(None))
+                     .order_by(db.Shot.idx)).all()
+    kf = {}
+    for k in s.scalars(select(db.Keyframe).join(db.Shot, db.Keyframe.shot_id == db.Shot.id)
+                       .where(db.Shot.video_id == video.id).order_by(db.Keyframe.frame)):
+        kf.setdefault(k.shot_id, k.frame)
+    return {"moods": [{"shot_index": r.idx, "frame": kf.get(r.id), "mood": r.mood,
+                       "confidence": float(r.mood_confidence or 0.0), "scores": dict(r.mood_scores or {})}
+                      for r in rows]}
+
+
 register_writer(Writer("mood", write=_write, shot_columns=("mood", "mood_confidence", "mood_scores"),
-                       tag_source=TAG_SOURCE))
+                       tag_source=TAG_SOURCE, read=_read))

@@ -46,7 +46,53 @@ def write_objects(s: Session, video: db.Video, artifacts: dict, shot_rows: dict)
         s.execute(insert(db.ObjectDetection), dets)
 
 
-register_writer(Writer(STAGE, write_objects, tables=(db.ObjectDetection, db.ObjectTrack)))
+def read_objects(s: Session, video: db.Video, media_root=None) -> dict:
+    """The stored objects stage as an ObjectPass: per-frame Detections (video pixels) and tracks."""
+    from collections import defaultdict
+
+    import numpy as np
+
+    from reelscope.pipeline.stages.objects import ObjectPass
+    from reelscope.vision.detections import Detections
+    from reelscope.vision.object_tracks import ObjectTrack
+
+    run = s.scalars(select(db.AnalysisRun).where(db.AnalysisRun.video_id == video.id,
+                                                 db.AnalysisRun.stage == STAGE)).first()
+    params = (run.params if run else None) or {}
+    step = int(params.get("sample_step") or 1)
+    out = ObjectPass(scale=1.0, step=step, sampled=int(params.get("sampled_frames") or 0))
+    dets = s.scalars(select(db.ObjectDetection).where(db.ObjectDetection.video_id == video.id)
+                     .order_by(db.ObjectDetection.frame, db.ObjectDetection.id)).all()
+    by_frame = defaultdict(list)
+    for d in dets:
+        by_frame[d.frame].append(d)
+    where = {}
+    for frame, rows in sorted(by_frame.items()):
+        out.frames.append(Detections(np.array([[r.x, r.y, r.w, r.h] for r in rows], np.float32),
+                                     np.array([r.score for r in rows], np.float32),
+                                     class_ids=np.array([r.class_id for r in rows], np.int32),
+                                     data=[{"label": r.label} for r in rows], frame=frame))
+        out.times[frame] = rows[0].time
+        for i, r in enumerate(rows):
+            where[r.id] = i
+    shot_end = {sh.idx: sh.end_frame for sh in s.scalars(select(db.Shot).where(db.Shot.video_id == video.id))}
+    of_track = defaultdict(list)
+    for d in dets:
+        if d.track_id is not None:
+            of_track[d.track_id].append(d)
+    tracks = s.scalars(select(db.ObjectTrack).where(db.ObjectTrack.video_id == video.id)
+                       .order_by(db.ObjectTrack.id)).all()
+    for k, t in enumerate(tracks):
+        rows = of_track.get(t.id, [])
+        out.tracks.append(ObjectTrack(
+            frames=[r.frame for r in rows], step=step, shot_end=shot_end.get(t.shot_idx), id=k,
+            shot_index=t.shot_idx, class_id=t.class_id,
+            boxes=np.array([[r.x, r.y, r.w, r.h] for r in rows], np.float32).reshape(-1, 4),
+            scores=np.array([r.score for r in rows], np.float32), det_indices=[where[r.id] for r in rows]))
+    return {"objects": out}
+
+
+register_writer(Writer(STAGE, write_objects, tables=(db.ObjectDetection, db.ObjectTrack), read=read_objects))
 
 
 def objects_dict(v: db.Video) -> dict | None:

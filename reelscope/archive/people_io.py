@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from reelscope.archive import schema as db
 from reelscope.archive.gallery import Gallery, to_blob
+from reelscope.archive.writers import Writer, register_writer
 
 
 def write_faces(s: Session, video: db.Video, face_pass, thumbs: dict[int, str], media_prefix: str,
@@ -46,3 +47,37 @@ def write_faces(s: Session, video: db.Video, face_pass, thumbs: dict[int, str], 
                           expression_scores=ex.get("scores") if isinstance(ex, dict) else None))
     s.flush()
     Gallery(archive)._recognise(s, video.id)
+
+
+def _prepare_face_thumbs(staging, artifacts: dict) -> dict:
+    """Character index -> staged thumbnail file name (the crop of its best face)."""
+    face_pass = artifacts.get("faces")
+    if face_pass is None:
+        return {}
+    tracks = {t.id: t for t in face_pass.tracks}
+    out = {}
+    for c in face_pass.characters:
+        th = c.thumbnail
+        t = tracks.get(th.track_id)
+        if t is None or th.frame not in t.frames:
+            continue
+        jpeg = face_pass.crops.get((th.frame, t.det_indices[t.frames.index(th.frame)]))
+        if not jpeg:
+            continue
+        name = f"character_{c.index:03d}_{th.frame:07d}.jpg"
+        (staging / name).write_bytes(jpeg)
+        out[c.index] = name
+    return out
+
+
+def _write(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> None:
+    write_faces(s, video, artifacts["faces"], artifacts.get("_media") or {}, f"{video.fingerprint}/faces")
+
+
+def _read(s: Session, video: db.Video, media_root=None) -> dict:
+    from reelscope.archive.people_read import read_faces
+    return {"faces": read_faces(s, video)}
+
+
+register_writer(Writer("faces", _write, tables=(db.Face, db.FaceTrack, db.Character), read=_read,
+                       prepare=_prepare_face_thumbs, media_folder="faces"))

@@ -39,6 +39,8 @@ class Video(Base):
     audio_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # presentation time of every frame (migration 0005): float64 LE, zlib; see archive.shots_io
+    frame_times: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
 
     runs: Mapped[list["AnalysisRun"]] = relationship(back_populates="video", cascade="all, delete-orphan",
                                                       order_by="AnalysisRun.id")
@@ -362,3 +364,20 @@ class MusicTrack(Base):
     mood_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     data: Mapped[dict] = mapped_column(JSON, default=dict)  # beats, features, analyser version
     analysed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AnalysisFailure(Base):
+    """A file whose analysis failed (migration 0005): the latest error per path, kept until the path
+    analyses cleanly; ``stage`` is the stage that raised (None: before any stage, e.g. probing)."""
+    __tablename__ = "analysis_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    stage: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[str] = mapped_column(Text)  # one line
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # the traceback
+    stages: Mapped[list | None] = mapped_column(JSON, nullable=True)  # what was asked, to retry
+    params: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

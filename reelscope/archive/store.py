@@ -23,6 +23,7 @@ from typing import Iterator
 
 import cv2
 from sqlalchemy import create_engine, event, inspect, select
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -204,153 +205,132 @@ class Archive:
         return p
 
     # ---- writing ------------------------------------------------------------------------
-    def save(self, info, artifacts: dict, runs: list[dict]) -> int:
-        """Store one video's analysis: ``runs`` are {stage, params, models, started_at, seconds}.
+    def ensure_video(self, info, frame_count: int | None = None) -> int:
+        """The video's row (created, or its file facts refreshed) committed on its own, so every
+        stage can commit after it. Two processes creating the same video at once end with one row."""
+        from sqlalchemy.exc import IntegrityError
 
-        Results of each stage in ``runs`` replace that stage's previous results for the video.
-        All in one transaction; returns the video id.
-        """
+        fields = dict(path=info.path, filename=Path(info.path).name, size_bytes=info.size_bytes,
+                      container=info.container, codec=info.codec, width=info.width, height=info.height,
+                      rotation=info.rotation, fps_num=info.fps.numerator, fps_den=info.fps.denominator,
+                      duration=info.duration, has_audio=info.has_audio, audio_codec=info.audio_codec,
+                      audio_rate=info.audio_rate)
+        for attempt in range(3):
+            try:
+                with self.session() as s, s.begin():
+                    video = s.scalars(select(db.Video).where(db.Video.fingerprint == info.fingerprint)).first()
+                    if video is None:
+                        video = db.Video(fingerprint=info.fingerprint, frame_count=frame_count or info.frame_count_hint,
+                                         **fields)
+                        s.add(video)
+                    else:
+                        for k, v in fields.items():
+                            if getattr(video, k) != v:
+                                setattr(video, k, v)
+                    s.flush()
+                    return video.id
+            except IntegrityError:  # another process created it between our read and insert
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def stored_runs(self, video_id: int) -> dict[str, db.AnalysisRun]:
+        with self.session() as s:
+            return {r.stage: r for r in s.scalars(select(db.AnalysisRun).where(
+                db.AnalysisRun.video_id == video_id, db.AnalysisRun.status == "complete"))}
+
+    def save_stage(self, video_id: int, stage: str, artifacts: dict, run: dict) -> None:
+        """Replace one stage's results for a video, with its run row, in one transaction.
+
+        ``run``: {params, models, started_at, seconds}. Media the stage's writer prepares are
+        written to a staging folder first and published just before the commit."""
         from reelscope import __version__
+        from reelscope.archive.writers import writers
 
-        stage_names = {r["stage"] for r in runs}
-        media_dir = self.media_root / info.fingerprint
-        staged = self._stage_media(media_dir, artifacts.get("keyframes") or [])
-        face_thumbs = self._stage_face_thumbs(media_dir, artifacts.get("faces")) if "faces" in stage_names else {}
-        try:
-            with self.session() as s, s.begin():
-                video = s.scalars(select(db.Video).where(db.Video.fingerprint == info.fingerprint)
-                                  .with_for_update()).first()
-                frame_count = artifacts.get("frame_count") or (video.frame_count if video else info.frame_count_hint)
-                fields = dict(path=info.path, filename=Path(info.path).name, size_bytes=info.size_bytes,
-                              container=info.container, codec=info.codec, width=info.width, height=info.height,
-                              rotation=info.rotation, fps_num=info.fps.numerator, fps_den=info.fps.denominator,
-                              frame_count=frame_count, duration=info.duration,
-                              variable_frame_rate=_is_vfr(artifacts.get("frame_times"), info.fps),
-                              has_audio=info.has_audio, audio_codec=info.audio_codec, audio_rate=info.audio_rate)
-                if video is None:
-                    video = db.Video(fingerprint=info.fingerprint, **fields)
-                    s.add(video)
-                    s.flush()
-                else:
-                    for k, v in fields.items():
-                        setattr(video, k, v)
-                    for run in list(video.runs):
-                        if run.stage in stage_names:
-                            s.delete(run)
-                    if "shots" in stage_names:
-                        for t in list(video.transitions):
-                            s.delete(t)
-                        for sh in list(video.shots):
-                            s.delete(sh)
-                    elif "keyframes" in stage_names:
-                        for sh in video.shots:
-                            for kf in list(sh.keyframes):
-                                s.delete(kf)
-                    s.flush()
-                shot_rows = self._write_shots(s, video, artifacts) if "shots" in stage_names \
-                    else {sh.idx: sh for sh in video.shots}
-                if "keyframes" in stage_names:
-                    for kf in artifacts.get("keyframes") or []:
-                        name, (h, w) = staged[(kf.shot_index, kf.frame)], kf.image.shape[:2]
-                        s.add(db.Keyframe(shot_id=shot_rows[kf.shot_index].id, frame=kf.frame, time=kf.time,
-                                          method=kf.method, image=f"{info.fingerprint}/keyframes/{name}",
-                                          width=w, height=h, sharpness=kf.sharpness))
-                if "shot_size" in stage_names:
-                    for ss in artifacts.get("shot_sizes") or []:
-                        row = shot_rows.get(ss.shot_index)
-                        if row is not None:
-                            row.size, row.size_confidence, row.size_evidence = ss.label, ss.confidence, ss.evidence
-                if "faces" in stage_names:
-                    from reelscope.archive.people_io import write_faces
-                    write_faces(s, video, artifacts["faces"], face_thumbs, f"{info.fingerprint}/faces")
-                from reelscope.archive.writers import writers
-                for name, w in writers().items():
-                    if name in stage_names:
-                        w.clear(s, video)
-                        s.flush()
-                        w.write(s, video, artifacts, shot_rows)
-                now = datetime.now(timezone.utc)
-                for r in runs:
-                    s.add(db.AnalysisRun(video_id=video.id, stage=r["stage"], status="complete",
-                                         params=r.get("params") or {}, models=r.get("models") or {},
-                                         reelscope_version=__version__, started_at=r.get("started_at") or now,
-                                         finished_at=now, seconds=r.get("seconds")))
-                s.flush()
-                self._publish_media(media_dir, staged)  # before commit: rows never point at nothing
-                self._publish_media(media_dir, face_thumbs, "faces")
-                return video.id
-        finally:
-            shutil.rmtree(media_dir / ".staging", ignore_errors=True)
-
-    def _write_shots(self, s: Session, video: db.Video, artifacts: dict) -> dict[int, db.Shot]:
-        times = artifacts.get("frame_times") or []
-        n = artifacts.get("frame_count") or len(times)
-        fps = video.fps_num / video.fps_den
-
-        def at(frame: int) -> float:
-            if frame < len(times):
-                return times[frame]
-            return (times[-1] + (frame - len(times) + 1) / fps) if times else frame / fps
-
-        for t in artifacts.get("transitions") or []:
-            s.add(db.Transition(video_id=video.id, type=t.type.value, start_frame=t.start, end_frame=t.end,
-                                boundary_frame=t.boundary, score=t.score, detector=t.detector))
-        rows = {}
-        for sh in artifacts.get("shots") or []:
-            row = db.Shot(video_id=video.id, idx=sh.index, start_frame=sh.start, end_frame=sh.end,
-                          start_time=at(sh.start), end_time=at(min(sh.end + 1, n)),
-                          transition_in=sh.transition_in.value if sh.transition_in else None,
-                          transition_out=sh.transition_out.value if sh.transition_out else None)
-            s.add(row)
-            rows[sh.index] = row
-        s.flush()
-        return rows
-
-    def _stage_media(self, media_dir: Path, keyframes) -> dict[tuple[int, int], str]:
+        w = writers().get(stage)
+        with self.session() as s:
+            fingerprint = s.scalars(select(db.Video.fingerprint).where(db.Video.id == video_id)).one()
+        media_dir = self.media_root / fingerprint
+        staging = media_dir / f".staging-{stage}-{os.getpid()}-{threading.get_ident()}"
         staged = {}
-        if not keyframes:
-            return staged
-        tmp = media_dir / ".staging"
-        tmp.mkdir(parents=True, exist_ok=True)
-        for kf in keyframes:
-            h, w = kf.image.shape[:2]
-            name = f"{kf.frame:07d}_{w}x{h}.jpg"
-            ok = cv2.imwrite(str(tmp / name), cv2.cvtColor(kf.image, cv2.COLOR_RGB2BGR),
-                             [cv2.IMWRITE_JPEG_QUALITY, 88])
-            if not ok:
-                raise ReelscopeError(f"cannot write thumbnail {tmp / name}")
-            staged[(kf.shot_index, kf.frame)] = name
-        return staged
+        try:
+            if w is not None and w.prepare is not None:
+                staging.mkdir(parents=True, exist_ok=True)
+                staged = w.prepare(staging, artifacts) or {}
+            with self.session() as s, s.begin():
+                # lock the video row: two writers of one video take turns stage by stage
+                video = s.scalars(select(db.Video).where(db.Video.id == video_id).with_for_update()).one()
+                for r in s.scalars(select(db.AnalysisRun).where(db.AnalysisRun.video_id == video_id,
+                                                                db.AnalysisRun.stage == stage)):
+                    s.delete(r)
+                s.flush()
+                if w is not None:
+                    w.clear(s, video)
+                    s.flush()
+                    s.expire(video)
+                    shot_rows = {sh.idx: sh for sh in s.scalars(select(db.Shot).where(db.Shot.video_id == video_id))}
+                    w.write(s, video, {**artifacts, "_media": staged}, shot_rows)
+                now = datetime.now(timezone.utc)
+                s.add(db.AnalysisRun(video_id=video_id, stage=stage, status="complete",
+                                     params=_jsonable(run.get("params") or {}), models=run.get("models") or {},
+                                     reelscope_version=__version__, started_at=run.get("started_at") or now,
+                                     finished_at=now, seconds=run.get("seconds")))
+                s.flush()
+                if staged:  # before commit: rows never point at nothing
+                    dest = media_dir / w.media_folder
+                    dest.mkdir(parents=True, exist_ok=True)
+                    for name in staged.values():
+                        os.replace(staging / name, dest / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
-    def _stage_face_thumbs(self, media_dir: Path, face_pass) -> dict[int, str]:
-        """Character index -> staged thumbnail file name (the crop of its best face)."""
-        if face_pass is None:
-            return {}
-        tmp = media_dir / ".staging"
-        tmp.mkdir(parents=True, exist_ok=True)
-        tracks = {t.id: t for t in face_pass.tracks}
-        out = {}
-        for c in face_pass.characters:
-            th = c.thumbnail
-            t = tracks.get(th.track_id)
-            if t is None or th.frame not in t.frames:
-                continue
-            jpeg = face_pass.crops.get((th.frame, t.det_indices[t.frames.index(th.frame)]))
-            if not jpeg:
-                continue
-            name = f"character_{c.index:03d}_{th.frame:07d}.jpg"
-            (tmp / name).write_bytes(jpeg)
-            out[c.index] = name
-        return out
+    def load_stage(self, video_id: int, stage: str) -> dict:
+        """A stored stage's artifacts, read back by its reader."""
+        from reelscope.archive.writers import writers
 
-    @staticmethod
-    def _publish_media(media_dir: Path, staged: dict, folder: str = "keyframes") -> None:
-        if not staged:
-            return
-        dest = media_dir / folder
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in staged.values():
-            os.replace(media_dir / ".staging" / name, dest / name)
+        w = writers().get(stage)
+        if w is None or w.read is None:
+            raise ReelscopeError(f"stage {stage!r} has no archive reader")
+        with self.session() as s:
+            video = s.get(db.Video, video_id)
+            return w.read(s, video, self.media_root)
+
+    def save(self, info, artifacts: dict, runs: list[dict]) -> int:
+        """Store one video's analysis: ``runs`` are {stage, params, models, started_at, seconds}, each
+        committed on its own (``save_stage``) after the video row; returns the video id."""
+        vid = self.ensure_video(info, artifacts.get("frame_count"))
+        for r in runs:
+            self.save_stage(vid, r["stage"], artifacts, r)
+        return vid
+
+    # ---- failures ---------------------------------------------------------------------------
+    def record_failure(self, path: str, error: str, *, fingerprint: str | None = None, stage: str | None = None,
+                       detail: str | None = None, stages: list | None = None, params: dict | None = None) -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        path = str(Path(path).resolve())
+        for attempt in range(2):
+            try:
+                with self.session() as s, s.begin():
+                    row = s.scalars(select(db.AnalysisFailure).where(db.AnalysisFailure.path == path)).first()
+                    if row is None:
+                        s.add(db.AnalysisFailure(path=path, fingerprint=fingerprint, stage=stage, error=error,
+                                                 detail=detail, stages=stages, params=_jsonable(params or {})))
+                    else:
+                        row.fingerprint, row.stage, row.error, row.detail = fingerprint, stage, error, detail
+                        row.stages, row.params, row.attempts = stages, _jsonable(params or {}), row.attempts + 1
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
+
+    def clear_failure(self, path: str) -> None:
+        with self.session() as s, s.begin():
+            s.execute(sa_delete(db.AnalysisFailure).where(db.AnalysisFailure.path == str(Path(path).resolve())))
+
+    def failures(self) -> list[db.AnalysisFailure]:
+        with self.session() as s:
+            return list(s.scalars(select(db.AnalysisFailure).order_by(db.AnalysisFailure.updated_at)))
 
     def delete(self, ref: str | int) -> None:
         v = self.video(ref)
@@ -359,10 +339,16 @@ class Archive:
         shutil.rmtree(self.media_root / v.fingerprint, ignore_errors=True)
 
 
-def _is_vfr(times, fps) -> bool:
-    if not times or len(times) < 3:
-        return False
+def _jsonable(x):
+    """Parameters as JSON can hold them (tuples -> lists, numpy scalars -> numbers)."""
     import numpy as np
 
-    d = np.diff(np.asarray(times, dtype=np.float64))
-    return bool(np.abs(d - 1 / float(fps)).max() > 0.5 / float(fps))
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, Path):
+        return str(x)
+    return x

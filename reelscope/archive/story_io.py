@@ -48,7 +48,28 @@ def write_emotion(s: Session, video: db.Video, artifacts: dict, shot_rows: dict)
             row.emotion = {k: v for k, v in entry.items() if k != "shot"}
 
 
-register_writer(Writer(EMOTION_STAGE, write_emotion, shot_columns=("emotion",), curves=True))
+def read_emotion(s: Session, video: db.Video, media_root=None) -> dict:
+    import numpy as np
+
+    from reelscope.story.emotion import EmotionResult
+
+    curves = {c.name: c for c in s.scalars(select(db.Curve).where(db.Curve.video_id == video.id,
+                                                                 db.Curve.stage == EMOTION_STAGE))}
+    val = curves.get("emotion.valence")
+    if val is None:
+        return {"emotion": None}
+    arr = lambda c: np.array([np.nan if v is None else v for v in c.values], np.float64)  # noqa: E731
+    shots = s.scalars(select(db.Shot).where(db.Shot.video_id == video.id).order_by(db.Shot.idx)).all()
+    per_shot = [{"shot": sh.idx, **(sh.emotion or {})} for sh in shots if sh.emotion is not None]
+    data = dict(val.data or {})
+    conf = curves.get("emotion.confidence")
+    return {"emotion": EmotionResult(step=float(val.step), valence=arr(val), arousal=arr(curves["emotion.arousal"]),
+                                     dominant=list(data.get("dominant") or []), per_shot=per_shot,
+                                     sources=dict(data.get("sources") or {}),
+                                     confidence=arr(conf) if conf is not None else None)}
+
+
+register_writer(Writer(EMOTION_STAGE, write_emotion, shot_columns=("emotion",), curves=True, read=read_emotion))
 # ---- end of emotion ----------------------------------------------------------------------------
 
 
@@ -89,5 +110,26 @@ def _plain(x):
     return str(x)
 
 
-register_writer(Writer(IMPORTANCE_STAGE, write_importance, shot_columns=("importance",), curves=True))
+def read_importance(s: Session, video: db.Video, media_root=None) -> dict:
+    import numpy as np
+
+    from reelscope.story.importance import ImportanceResult
+
+    c = s.scalars(select(db.Curve).where(db.Curve.video_id == video.id, db.Curve.stage == IMPORTANCE_STAGE,
+                                         db.Curve.name == "importance")).first()
+    if c is None:
+        return {"importance": None}
+    data = dict(c.data or {})
+    shots = {sh.idx: sh for sh in s.scalars(select(db.Shot).where(db.Shot.video_id == video.id))}
+    per_shot = []
+    for e in data.get("shots") or []:
+        sh = shots.get(e["shot"])
+        per_shot.append({**e, "start_time": sh.start_time if sh else None, "end_time": sh.end_time if sh else None})
+    return {"importance": ImportanceResult(step=float(c.step), curve=np.array([0.0 if v is None else v for v in c.values]),
+                                           per_shot=per_shot, weights=dict(data.get("weights") or {}),
+                                           sources=dict(data.get("sources") or {}))}
+
+
+register_writer(Writer(IMPORTANCE_STAGE, write_importance, shot_columns=("importance",), curves=True,
+                       read=read_importance))
 # ---- end of importance -------------------------------------------------------------------------

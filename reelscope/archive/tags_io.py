@@ -33,4 +33,21 @@ def _write(s: Session, video: db.Video, artifacts: dict, shot_rows: dict) -> Non
         s.execute(insert(db.Tag), rows)
 
 
-register_writer(Writer("tags", write=_write, tag_source=SOURCE))
+def _read(s: Session, video: db.Video, media_root=None) -> dict:
+    """Frame tags and shot tags in the stage's form ({"frames": [...], "shots": [...]}), best first."""
+    from sqlalchemy import select
+
+    rows = s.scalars(select(db.Tag).where(db.Tag.video_id == video.id, db.Tag.source == SOURCE)
+                     .order_by(db.Tag.shot_idx, db.Tag.frame, db.Tag.score.desc())).all()
+    frames: dict[int, dict] = {}
+    shots: dict[int, dict] = {}
+    for r in rows:
+        if r.frame is None:
+            shots.setdefault(r.shot_idx, {"shot_index": r.shot_idx, "tags": []})["tags"].append((r.label, r.score))
+        else:
+            frames.setdefault(r.frame, {"frame": r.frame, "time": r.time, "shot_index": r.shot_idx, "tags": []})[
+                "tags"].append((r.label, r.score))
+    return {"tags": {"frames": [frames[k] for k in sorted(frames)], "shots": [shots[k] for k in sorted(shots)]}}
+
+
+register_writer(Writer("tags", write=_write, tag_source=SOURCE, read=_read))

@@ -1,24 +1,27 @@
-"""Per-stage archive writers: how a stage's artifacts become rows.
+"""Per-stage archive readers/writers: how a stage's artifacts become rows, and rows artifacts again.
 
-``Archive.save`` writes the core stages (shots, keyframes, shot_size, faces) itself; any other
-stage registers a writer here, in a module of ``reelscope.archive`` named for what it stores
-(e.g. ``story_io.py``, ``objects_io.py``, ``mood_io.py``) and listed in ``_MODULES``.
+Every stored stage registers a ``Writer`` in a module of ``reelscope.archive`` whose name ends in
+``_io`` and says what it stores (``shots_io.py``, ``people_io.py``, ``story_io.py``, ...); the
+modules are found by name, so a new stage adds its module and nothing else is edited.
 
 A writer has ``clear(session, video)`` (remove what an earlier run of the stage stored for the
-video) and ``write(session, video, artifacts, shot_rows)`` (add the new rows). Both run inside
-the one transaction of ``Archive.save``, so a failure leaves the archive as it was.
+video), ``write(session, video, artifacts, shot_rows)`` (add the new rows) and ``read(session,
+video, media_root)`` (the stage's artifacts back from the rows, in the form the stage produced
+them or one its consumers accept). ``prepare(staging_dir, artifacts)`` may write media files
+(thumbnails) to a staging folder first; they are published under ``media/<fingerprint>/<folder>``
+before the transaction commits. ``Archive.save_stage`` runs clear + write + the run row in one
+transaction per stage, so a failure leaves the stage as it was and a kill keeps finished stages.
 """
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-_MODULES = ("reelscope.archive.audio_io", "reelscope.archive.story_io", "reelscope.archive.objects_io",
-            "reelscope.archive.tags_io", "reelscope.archive.mood_io", "reelscope.archive.clip_io")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class Writer:
     curves: bool = False  # the stage owns the Curve rows whose ``stage`` is its name
     tag_source: str | None = None  # the stage owns the Tag rows of this source
     extra_clear: Callable | None = None  # (session, video) -> None, for anything else
+    read: Callable | None = None  # (session, video, media_root: Path) -> artifacts dict
+    prepare: Callable | None = None  # (staging_dir: Path, artifacts) -> {key: file name} (media to publish)
+    media_folder: str = ""  # where prepared media are published, under media/<fingerprint>/
+    export: Callable | None = None  # (session, video_id) -> JSON-able section of the video's export
+    export_key: str = ""  # its key in the export (default: the stage name)
 
     def clear(self, s: Session, video) -> None:
         from reelscope.archive import schema as db
@@ -61,10 +69,8 @@ def writers() -> dict[str, Writer]:
     global _loaded
     if not _loaded:
         _loaded = True
-        for name in _MODULES:
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as e:
-                if e.name != name:  # a module that exists but fails to import is a bug: say so
-                    raise
+        import reelscope.archive as pkg
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            if mod.name.endswith("_io"):
+                importlib.import_module(f"{pkg.__name__}.{mod.name}")
     return dict(_WRITERS)

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Collection, Iterator, Sequence
+from typing import Callable, Collection, Iterator, Sequence
 
 import av
 import cv2
@@ -87,12 +87,12 @@ class _Converter:
             return (spec.height, spec.width) if self.rot_k % 2 else (spec.width, spec.height)
         return fw, fh
 
-    def __call__(self, frame) -> dict[FrameSpec, np.ndarray]:
+    def __call__(self, frame, specs: Sequence[FrameSpec] | None = None) -> dict[FrameSpec, np.ndarray]:
         out: dict[FrameSpec, np.ndarray] = {}
         fw, fh = frame.width, frame.height
         planar = frame.format.name in _PLANAR_YUV
         rgb_full = None
-        for spec in self.specs:
+        for spec in (self.specs if specs is None else specs):
             w, h = self._stored_size(spec, fw, fh)
             if spec.kind == "rgb":
                 if (w, h) == (fw, fh):
@@ -123,7 +123,9 @@ class _Converter:
 def iter_frames(path: str | Path, specs: Sequence[FrameSpec] = (FrameSpec("rgb"),), *,
                 rotation: int | None = None, fast: bool = False, prefetch: int = 32,
                 stats: DecodeStats | None = None, fps: Fraction | None = None,
-                only: Collection[int] | None = None) -> Iterator[Frame]:
+                only: Collection[int] | None = None,
+                select: Callable[[int, float], Sequence[FrameSpec]] | None = None,
+                stop_after: int | None = None) -> Iterator[Frame]:
     """Decode every frame of the first video stream, in presentation order.
 
     ``fast`` skips the in-loop deblocking filter for codecs that have one: about 20% faster
@@ -131,8 +133,14 @@ def iter_frames(path: str | Path, specs: Sequence[FrameSpec] = (FrameSpec("rgb")
     skipped and counted in ``stats``; the caller decides whether the result is usable.
     ``only``: yield just these frame indices (every frame is still decoded and counted, but only
     these are converted), and stop after the last of them.
+    ``select(index, time)``: the specs (a subset of ``specs``) to convert for this frame; a frame
+    for which it returns nothing is decoded and counted but not converted nor yielded. This is
+    how the analysis engine feeds several consumers with different sampling rules from one pass.
+    ``stop_after``: stop decoding after this frame index.
     """
     last_wanted = max(only) if only else None
+    if stop_after is not None:
+        last_wanted = stop_after if last_wanted is None else min(last_wanted, stop_after)
     if only is not None and not only:
         return
     stats = stats if stats is not None else DecodeStats()
@@ -178,7 +186,15 @@ def iter_frames(path: str | Path, specs: Sequence[FrameSpec] = (FrameSpec("rgb")
                         t = float(frame.pts * frame.time_base)
                     else:
                         t = float(index / Fraction(rate))
-                    item = Frame(index, t, frame.pts, conv(frame))
+                    if select is not None:
+                        chosen = select(index, t)
+                        if not chosen:
+                            index += 1
+                            stats.frames = index
+                            continue
+                        item = Frame(index, t, frame.pts, conv(frame, chosen))
+                    else:
+                        item = Frame(index, t, frame.pts, conv(frame))
                     index += 1
                     stats.frames = index
                     while not stop.is_set():

@@ -29,7 +29,7 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
 
 def write_report(archive, video, out_path: str | Path) -> Path:
     """Write the HTML report of ``video`` (ORM row with shots, keyframes, transitions, runs)."""
-    data = video_dict(video)
+    data = video_dict(video, archive)
     data.update(gather(archive, video))  # curves and summaries (not in the export dict)
     images = {}
     for shot in data["shots"]:

@@ -38,6 +38,20 @@ def sharpness(luma: np.ndarray) -> float:
     return float(cv2.Laplacian(luma, cv2.CV_32F).var())
 
 
+def keyframe_candidates(shots: Sequence[Shot], method: str = "middle", samples: int = 12) -> dict[int, int]:
+    """Frame -> shot index of the frames to look at: each shot's middle frame, or for ``sharpest``
+    up to ``samples`` frames through its central 80%."""
+    wanted: dict[int, int] = {}
+    for s in shots:
+        if method == "middle" or s.length <= 3:
+            wanted[s.middle] = s.index
+        else:
+            lo, hi = s.start + s.length // 10, s.end - s.length // 10
+            for f in np.unique(np.linspace(lo, hi, min(samples, hi - lo + 1)).round().astype(int)):
+                wanted[int(f)] = s.index
+    return wanted
+
+
 def extract_keyframes(path: str | Path, info: VideoInfo, shots: Sequence[Shot], method: str = "middle",
                       width: int = 320, samples: int = 12,
                       progress: Callable[[int, int], None] | None = None) -> list[KeyframeImage]:
@@ -48,14 +62,7 @@ def extract_keyframes(path: str | Path, info: VideoInfo, shots: Sequence[Shot], 
     tw, th = thumbnail_size(info, width)
     thumb = FrameSpec("rgb", tw, th)
     luma = FrameSpec("luma", 320, max(2, int(round(320 * info.height / info.width))))
-    wanted: dict[int, int] = {}  # frame -> shot index
-    for s in shots:
-        if method == "middle" or s.length <= 3:
-            wanted[s.middle] = s.index
-        else:
-            lo, hi = s.start + s.length // 10, s.end - s.length // 10
-            for f in np.unique(np.linspace(lo, hi, min(samples, hi - lo + 1)).round().astype(int)):
-                wanted[int(f)] = s.index
+    wanted = keyframe_candidates(shots, method, samples)  # frame -> shot index
     best: dict[int, KeyframeImage] = {}
     last = max(wanted)
     specs = (thumb, luma) if method == "sharpest" else (thumb,)

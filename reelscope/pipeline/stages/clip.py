@@ -3,44 +3,45 @@ CLIP-like ONNX model (``reelscope.models.clip_index``), for text-to-image search
 
 Parameters: ``model`` (the model folder; default ``$REELSCOPE_CLIP_MODEL``), ``positions``
 (fractions of each shot sampled), ``max_width`` (decode width; the model resizes anyway).
+Not part of the default analysis (it needs a user-supplied model).
 """
 from __future__ import annotations
 
 from reelscope.errors import ReelscopeError
-from reelscope.media.decode import FrameSpec, iter_frames
+from reelscope.pipeline.consumers import Consumer, analysis_spec
 from reelscope.pipeline.stage import Context, Stage, register
 from reelscope.pipeline.stages.shot_size import sample_frames
 
 
-def run_clip(ctx: Context, params: dict) -> dict:
-    from reelscope.models.clip_index import ENV, default_model_dir, load_clip
+class ClipConsumer(Consumer):
+    def __init__(self, ctx: Context, params: dict):
+        from reelscope.models.clip_index import ENV, default_model_dir, load_clip
 
-    folder = params["model"] or default_model_dir()
-    if not folder:
-        raise ReelscopeError(f"the clip stage needs a CLIP-like model folder: --clip-model DIR or ${ENV}")
-    model = load_clip(str(folder))
-    wanted = sample_frames(ctx.artifacts["shots"], params["positions"])
-    info = ctx.info
-    w = min(int(params["max_width"]), info.width)
-    h = max(2, int(round(info.height * w / info.width / 2)) * 2)
-    spec = FrameSpec("rgb", w, h)
-    report = ctx.report("clip")
-    frames, images = [], []
-    if wanted:
-        for fr in iter_frames(ctx.path, [spec], rotation=info.rotation, only=set(wanted)):
-            for si in wanted[fr.index]:
-                frames.append({"frame": fr.index, "time": fr.time, "shot_index": si})
-                images.append(fr[spec])
-            if report:
-                report(len(frames), len(wanted))
-    vectors = model.encode_images(images) if images else []
-    for f, v in zip(frames, vectors):
-        f["vector"] = v
-    return {"frame_embeddings": {"model": model.name, "frames": frames},
-            "_run": {"params": {**params, "model": str(folder), "name": model.name, "frames": len(frames)},
-                     "models": model.models()}}
+        self.folder = params["model"] or default_model_dir()
+        if not self.folder:
+            raise ReelscopeError(f"the clip stage needs a CLIP-like model folder: --clip-model DIR or ${ENV}")
+        self.model = load_clip(str(self.folder))
+        self.wanted = sample_frames(ctx.artifacts["shots"], params["positions"])
+        self.spec = analysis_spec(ctx.info, params["max_width"], even=True)
+        self.frames, self.images = [], []
+        super().__init__((self.spec,), frames=self.wanted)
+
+    def feed(self, frame) -> None:
+        for si in self.wanted[frame.index]:
+            self.frames.append({"frame": frame.index, "time": frame.time, "shot_index": si})
+            self.images.append(frame[self.spec])
+
+    def finish(self, ctx: Context, frame_count: int) -> dict:
+        vectors = self.model.encode_images(self.images) if self.images else []
+        for f, v in zip(self.frames, vectors):
+            f["vector"] = v
+        self.images = []
+        return {"frame_embeddings": {"model": self.model.name, "frames": self.frames},
+                "_run": {"params": {"model": str(self.folder), "name": self.model.name, "frames": len(self.frames)},
+                         "models": self.model.models()}}
 
 
-register(Stage("clip", requires=("shots",), provides=("frame_embeddings",), run=run_clip,
+register(Stage("clip", requires=("shots",), before=("shots",), provides=("frame_embeddings",),
+               consumer=lambda ctx, params: ClipConsumer(ctx, params), default=False, cost=0.3,
                defaults={"model": "", "positions": [0.5], "max_width": 448},
                description="optional: CLIP-like image vectors of sampled frames (user-provided ONNX model)"))

@@ -6,9 +6,9 @@ shot), ``max_width`` (frames are analysed at most this wide), ``pose`` / ``segme
 (the rules' body evidence; without pose the stage is about twice as fast and about 2 points
 less accurate on the labelled set, see bench/results/shot_size.md).
 
-One decoding pass over the video; only the sampled frames are converted to RGB (at most
-``max_width`` wide), so the pass costs little more than decoding. Each shot's frames are
-classified as soon as its last sample is decoded.
+A frame stage of the engine's second pass (it samples inside shots): only the sampled frames
+are converted to RGB (at most ``max_width`` wide). Each shot's frames are classified as soon as
+its last sample is decoded. ``classify_shots`` does the same on its own decode, for tools.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from reelscope.media.decode import FrameSpec, iter_frames
 from reelscope.media.info import VideoInfo
+from reelscope.pipeline.consumers import Consumer, analysis_spec
 from reelscope.pipeline.stage import Context, Stage, register
 from reelscope.shots.types import Shot
 
@@ -73,17 +74,51 @@ def classify_shots(path: str, info: VideoInfo, shots: Sequence[Shot], classifier
     return [out[k] for k in sorted(out)]
 
 
-def run_shot_size(ctx: Context, params: dict) -> dict:
+class ShotSizeConsumer(Consumer):
+    """Classifies each shot as soon as its last sampled frame arrives (frames are not kept longer)."""
+
+    def __init__(self, ctx: Context, classifier, positions, max_width: int):
+        shots = ctx.artifacts["shots"]
+        self.clf = classifier
+        self.wanted = sample_frames(shots, positions)
+        self.need = {}
+        for sis in self.wanted.values():
+            for si in sis:
+                self.need[si] = self.need.get(si, 0) + 1
+        self.got: dict[int, list[np.ndarray]] = {}
+        self.out: dict[int, object] = {}
+        self.spec = analysis_spec(ctx.info, max_width, even=True)
+        super().__init__((self.spec,), frames=self.wanted)
+
+    def _classify(self, si: int, frames) -> None:
+        size = self.clf.classify_shot(frames)
+        size.shot_index = si
+        self.out[si] = size
+
+    def feed(self, frame) -> None:
+        for si in self.wanted[frame.index]:
+            self.got.setdefault(si, []).append(frame[self.spec])
+            if len(self.got[si]) == self.need[si]:
+                self._classify(si, self.got.pop(si))
+
+    def finish(self, ctx: Context, frame_count: int) -> dict:
+        for si, frames in list(self.got.items()):  # shots whose later samples did not decode
+            self._classify(si, frames)
+        self.got.clear()
+        return {"shot_sizes": [self.out[k] for k in sorted(self.out)],
+                "_run": {"params": {"classifier": self.clf.params()}, "models": self.clf.models()}}
+
+
+def shot_size_consumer(ctx: Context, params: dict) -> ShotSizeConsumer:
     from reelscope.shots.shot_size import make_shot_size_classifier
     options = {} if params["model"] not in ("rules", "", None) else {
         "max_width": params["max_width"], "pose": params["pose"], "segmentation": params["segmentation"]}
     clf = make_shot_size_classifier(params["model"], **options)
-    sizes = classify_shots(ctx.path, ctx.info, ctx.artifacts["shots"], clf, positions=params["positions"],
-                           max_width=params["max_width"], progress=ctx.report("shot_size"))
-    return {"shot_sizes": sizes, "_run": {"params": {**params, "classifier": clf.params()}, "models": clf.models()}}
+    return ShotSizeConsumer(ctx, clf, params["positions"], params["max_width"])
 
 
-register(Stage("shot_size", requires=("shots",), provides=("shot_sizes",), run=run_shot_size,
+register(Stage("shot_size", requires=("shots",), before=("shots",), provides=("shot_sizes",),
+               consumer=shot_size_consumer, cost=0.4,
                defaults={"model": "rules", "positions": [0.25, 0.5, 0.75], "max_width": 640, "pose": True,
                          "segmentation": True},
                description="shot size per shot (ECU/CU/MS/FS/LS) from faces, body pose, person masks, saliency"))

@@ -8,40 +8,35 @@ at most this wide; the network sees 224x224).
 """
 from __future__ import annotations
 
-from reelscope.media.decode import FrameSpec, iter_frames
+from reelscope.pipeline.consumers import Consumer, analysis_spec
 from reelscope.pipeline.stage import Context, Stage, register
 from reelscope.pipeline.stages.shot_size import sample_frames
 
 
-def run_tags(ctx: Context, params: dict) -> dict:
-    from reelscope.vision.tags import ImageNetTagger, ShotTagger
+class TagsConsumer(Consumer):
+    def __init__(self, ctx: Context, params: dict):
+        from reelscope.vision.tags import ImageNetTagger, ShotTagger
 
-    tagger = ImageNetTagger()
-    collect = ShotTagger(tagger, top=params["top"], min_score=params["min_score"],
-                         shot_min_score=params["shot_min_score"])
-    shots = ctx.artifacts["shots"]
-    wanted = sample_frames(shots, params["positions"])
-    info = ctx.info
-    w = min(int(params["max_width"]), info.width)
-    h = max(2, int(round(info.height * w / info.width / 2)) * 2)
-    spec = FrameSpec("rgb", w, h)
-    report = ctx.report("tags")
-    done = 0
-    if wanted:
-        for fr in iter_frames(ctx.path, [spec], rotation=info.rotation, only=set(wanted)):
-            for si in wanted[fr.index]:
-                collect.add(fr.index, fr.time, si, fr[spec])
-            done += 1
-            if report:
-                report(done, len(wanted))
-    result = collect.result()
-    if report:
-        report(len(wanted), len(wanted))
-    return {"tags": result, "_run": {"params": {**params, "sampled_frames": len(result["frames"])},
-                                     "models": tagger.models()}}
+        self.tagger = ImageNetTagger()
+        self.collect = ShotTagger(self.tagger, top=params["top"], min_score=params["min_score"],
+                                  shot_min_score=params["shot_min_score"])
+        self.wanted = sample_frames(ctx.artifacts["shots"], params["positions"])
+        self.spec = analysis_spec(ctx.info, params["max_width"], even=True)
+        self.params = params
+        super().__init__((self.spec,), frames=self.wanted)
+
+    def feed(self, frame) -> None:
+        for si in self.wanted[frame.index]:
+            self.collect.add(frame.index, frame.time, si, frame[self.spec])
+
+    def finish(self, ctx: Context, frame_count: int) -> dict:
+        result = self.collect.result()
+        return {"tags": result, "_run": {"params": {"sampled_frames": len(result["frames"])},
+                                         "models": self.tagger.models()}}
 
 
-register(Stage("tags", requires=("shots",), provides=("tags",), run=run_tags,
+register(Stage("tags", requires=("shots",), before=("shots",), provides=("tags",),
+               consumer=lambda ctx, params: TagsConsumer(ctx, params), cost=0.1,
                defaults={"positions": [0.25, 0.5, 0.75], "top": 5, "min_score": 0.1, "shot_min_score": 0.05,
                          "max_width": 448},
                description="ImageNet-1k tags per sampled frame and per shot (EfficientNet-Lite0)"))

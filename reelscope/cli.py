@@ -93,17 +93,20 @@ def show(
     print_audio_emotion(video_dict(v))
     from reelscope.cli_objects import print_objects
     print_objects(video_dict(v))
+    from reelscope.cli_speech import print_speech
+    print_speech(video_dict(v, arch))
 
 
 @app.command()
 def export(
     video: Optional[str] = typer.Argument(None, help="Video to export; omit to export the whole archive (JSON only)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output file: .json, .edl, .otio or .csv (shot sizes over time)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json, edl, otio, csv or seed (per-frame objects and faces, the seed system's form; default: from the extension)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file: .json, .edl, .otio, .csv (shot sizes over time), .srt or .vtt (captions from the transcript)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json, edl, otio, csv, srt, vtt or seed (per-frame objects and faces, the seed system's form; default: from the extension)."),
     archive: Optional[Path] = ArchiveOpt,
     db: Optional[str] = DbOpt,
 ):
-    """Export the archive JSON (versioned schema), or a video's shot list as EDL / OpenTimelineIO."""
+    """Export the archive JSON (versioned schema), a video's shot list as EDL / OpenTimelineIO, or its
+    transcript as SRT / WebVTT captions."""
     from reelscope.archive.export import write_json, write_shot_list, write_sizes_csv
 
     arch = _open(archive, db)
@@ -111,18 +114,30 @@ def export(
     if fmt == "json":
         vids = [_video(arch, video)] if video else arch.videos(full=True)
         write_json(vids, output, arch)
-    elif fmt in ("edl", "otio", "csv", "seed"):
+    elif fmt in ("edl", "otio", "csv", "seed", "srt", "vtt"):
         if not video:
             err.print(f"[red]error:[/red] {fmt.upper()} export needs one video", highlight=False)
             raise typer.Exit(2)
         v = _video(arch, video)
-        if fmt == "seed":
+        if fmt in ("srt", "vtt"):
+            from reelscope.archive.captions import write_captions
+            from reelscope.archive.speech_io import speech_export
+
+            with arch.session() as s:
+                speech = speech_export(s, v.id)
+            if speech is None or not speech["available"]:
+                why = f" ({speech['reason']})" if speech and speech.get("reason") else ""
+                err.print(f"[red]error:[/red] {v.filename}: no transcript stored{why}; analyse it with the "
+                          "speech stage (--stages speech)", highlight=False)
+                raise typer.Exit(1)
+            write_captions(speech, output, fmt)
+        elif fmt == "seed":
             from reelscope.archive.export import write_seed
             write_seed(arch, v, output)
         else:
             write_sizes_csv(v, output) if fmt == "csv" else write_shot_list(v, output, fmt)
     else:
-        err.print(f"[red]error:[/red] {output}: unknown export format {fmt!r} (use json, edl, otio, csv or seed)",
+        err.print(f"[red]error:[/red] {output}: unknown export format {fmt!r} (use json, edl, otio, csv, srt, vtt or seed)",
                   highlight=False)
         raise typer.Exit(2)
     err.print(f"wrote {output}", highlight=False)

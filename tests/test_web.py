@@ -115,7 +115,7 @@ def server(tmp_path_factory, edit_video, short_video):
     while not srv.started:
         assert thread.is_alive() and time.monotonic() - t0 < 30, "uvicorn did not start"
         time.sleep(0.05)
-    ns = SimpleNamespace(url=f"http://127.0.0.1:{port}", root=root, app=app,
+    ns = SimpleNamespace(url=f"http://127.0.0.1:{port}", root=root, app=app, archive=archive,
                          edit_id=outcomes[0].video_id, faces_id=outcomes[1].video_id)
     yield ns
     srv.should_exit = True
@@ -215,6 +215,44 @@ def test_video_page_click_shot_seeks_player(server, page):
     last = shots[4]
     seek_and_wait(page, lambda: page.evaluate(f"document.querySelector('#player').currentTime = {last['start_time'] + 0.5}"))
     expect()(segs.nth(4)).to_have_class(re.compile(r"\bcurrent\b"))
+
+
+@pytest.mark.slow
+def test_video_page_captions_track_and_transcript(server, page):
+    """A stored transcript becomes the player's captions track (WebVTT from the API) and a
+    transcript list whose lines seek the player."""
+    from reelscope.archive import Archive
+    from reelscope.audio.transcribe import Transcript, TranscriptSegment, Word
+
+    segs = [TranscriptSegment(0.5, 1.5, "Hello there.", "en", 0.9, words=[Word(0.5, 0.9, "Hello", 0.9),
+                                                                           Word(0.9, 1.5, "there.", 0.9)]),
+            TranscriptSegment(5.2, 6.4, "See you tomorrow.", "en", 0.9,
+                              words=[Word(5.2, 5.5, "See", 0.9), Word(5.5, 5.8, "you", 0.9),
+                                     Word(5.8, 6.4, "tomorrow.", 0.9)])]
+    tr = Transcript(available=True, model="whisper-base", language="en", language_probability=0.9,
+                    languages={"en": 2.2}, segments=segs, regions=[(0.0, 7.0)], region_source="audio")
+    with Archive(server.archive) as arch:
+        arch.save_stage(server.edit_id, "speech", {"speech": tr}, {"params": {"summary": tr.summary(), "regions": []}})
+    try:
+        page.goto(f"{server.url}/videos/{server.edit_id}")
+        lines = page.locator("ol.transcript .t-line")
+        expect()(lines).to_have_count(2)
+        expect()(lines.nth(1)).to_contain_text("See you tomorrow.")
+        track = page.locator("#player track")
+        expect()(track).to_have_attribute("kind", "captions")
+        expect()(track).to_have_attribute("srclang", "en")
+        wait_metadata(page)
+        page.wait_for_function("""() => { const t = document.querySelector('#player').textTracks[0];
+            return t && t.mode === 'showing' && t.cues && t.cues.length === 2; }""")
+        cue = page.evaluate("document.querySelector('#player').textTracks[0].cues[1].text")
+        assert cue == "See you tomorrow."
+        t = seek_and_wait(page, lambda: lines.nth(1).click())
+        assert 5.2 <= t < 6.4
+        expect()(lines.nth(1)).to_have_class(re.compile(r"\bcurrent\b"))
+    finally:
+        with Archive(server.archive) as arch:
+            off = Transcript(available=False, reason="disabled")
+            arch.save_stage(server.edit_id, "speech", {"speech": off}, {"params": {"summary": off.summary()}})
 
 
 @pytest.mark.slow

@@ -110,6 +110,7 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
     app.include_router(__import__("reelscope.api.routes_story", fromlist=["router"]).router)
     app.include_router(__import__("reelscope.api.routes_slideshow", fromlist=["router"]).router)
     app.include_router(__import__("reelscope.api.routes_objects", fromlist=["router"]).router)
+    app.include_router(__import__("reelscope.api.routes_speech", fromlist=["router"]).router)
 
     from reelscope.web import mount_web  # the web app, served by this process (after /api, /docs)
 

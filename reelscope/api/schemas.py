@@ -191,6 +191,8 @@ class VideoExport(_Open):
     audio: dict[str, Any] | None = Field(None, description="audio stage: segments and curves (export schema)")
     emotion: dict[str, Any] | None = Field(None, description="emotion stage: curves (export schema)")
     objects: dict[str, Any] | None = Field(None, description="objects stage: COCO object tracks with boxes (export schema)")
+    speech: dict[str, Any] | None = Field(None, description="speech stage: language and transcript segments with "
+                                                          "word times (export schema)")
 
 
 class ShotHit(ShotOut):

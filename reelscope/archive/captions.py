@@ -1,6 +1,6 @@
 """Captions from a stored transcript: SubRip (.srt) and WebVTT (.vtt).
 
-Transcript segments (the export form, ``archive.speech_io.speech_dict``) become cues of at most
+Transcript segments (the export form, ``archive.speech_io.speech_export``) become cues of at most
 ``max_lines`` lines of ``max_chars`` characters and ``max_seconds`` each, cut between words with
 the words' own times (a segment without word times is one cue). Lines are broken at the space
 nearest the middle. Cues never overlap: a cue ends at the latest when the next one starts.

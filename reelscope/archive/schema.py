@@ -381,3 +381,36 @@ class AnalysisFailure(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+# ---- speech (migration 0007_speech; issue 18) ----------------------------------------------------
+
+class TranscriptSegment(Base):
+    """A stretch of transcribed speech (speech stage): its text, language and times (seconds on the
+    container clock, like frame times)."""
+    __tablename__ = "transcript_segments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)  # order in the video
+    start_time: Mapped[float] = mapped_column(Float)
+    end_time: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)  # ISO 639-1 as Whisper names it
+    language_probability: Mapped[float | None] = mapped_column(Float, nullable=True)
+    avg_logprob: Mapped[float | None] = mapped_column(Float, nullable=True)
+    no_speech_prob: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class TranscriptWord(Base):
+    """One transcribed word with its time; ``norm`` is the word lower-cased without surrounding
+    punctuation (archive.speech_io.word_key), for word and phrase search."""
+    __tablename__ = "transcript_words"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("transcript_segments.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)  # order in the video (phrases are consecutive idx)
+    word: Mapped[str] = mapped_column(String(128))
+    norm: Mapped[str] = mapped_column(String(128), index=True)
+    start_time: Mapped[float] = mapped_column(Float)
+    end_time: Mapped[float] = mapped_column(Float)
+    probability: Mapped[float | None] = mapped_column(Float, nullable=True)

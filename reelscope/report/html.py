@@ -66,6 +66,7 @@ def render_report(data: dict, images: dict[str, bytes]) -> str:
         _section("Shot lengths", _charts(shots)),
         _story(shots),
         curves_section(data, PLOTLY_CONFIG),
+        _transcript(data.get("speech"), fps),
         _section("Transitions", _transitions(data, fps), f"{len(data['transitions'])}"),
         f"<footer>Export schema <code>{SCHEMA_ID}</code> version {SCHEMA_VERSION} · "
         f"reelscope {escape(__version__)} · generated {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}<br>"
@@ -318,6 +319,39 @@ def _transitions(data: dict, fps: Fraction) -> str:
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
+def _transcript(speech: dict | None, fps: Fraction) -> str:
+    """The speech stage's transcript: language summary, then one row per segment (empty when the
+    stage did not run)."""
+    if speech is None:
+        return ""
+    if not speech.get("available"):
+        return _section("Transcript", f"<p class='empty'>Not transcribed: {escape(speech.get('reason') or '?')}.</p>")
+    segs = speech.get("segments") or []
+    langs = speech.get("languages") or {}
+    lang = speech.get("language")
+    head = [f"model <b>{escape(str(speech.get('model') or '?'))}</b>"]
+    if lang:
+        prob = speech.get("language_probability")
+        head.append(f"language <b>{escape(lang)}</b>" + (f" ({prob:.0%})" if isinstance(prob, (int, float)) else ""))
+    if len(langs) > 1:
+        head.append("by time: " + ", ".join(f"{escape(k)} {float(v):.0f} s" for k, v in langs.items()))
+    if speech.get("speech_seconds") is not None:
+        head.append(f"{float(speech['speech_seconds']):.0f} s of speech regions transcribed")
+    if not segs:
+        return _section("Transcript", f"<p class='hint'>{' · '.join(head)}</p><p class='empty'>No speech found.</p>")
+    multi = len(langs) > 1
+    rows = []
+    for g in segs:
+        tc = seconds_to_timecode(g["start_time"], fps)
+        rows.append(f"<tr><td class='mono'>{escape(tc)}</td><td class='num'>{g['end_time'] - g['start_time']:.1f}</td>"
+                    + (f"<td>{escape(g.get('language') or '')}</td>" if multi else "")
+                    + f"<td>{escape(g['text'])}</td></tr>")
+    table = ("<div class='scroll transcript'><table><thead><tr><th>time</th><th class='num'>seconds</th>"
+             + ("<th>language</th>" if multi else "") + "<th>text</th></tr></thead>"
+             f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return _section("Transcript", f"<p class='hint'>{' · '.join(head)}</p>{table}", str(len(segs)))
+
+
 CSS = """
 :root{--fg:#1f2933;--muted:#616e7c;--line:#e4e7eb;--bg:#f5f7fa;--card:#fff;--accent:#2f80ed}
 *{box-sizing:border-box}
@@ -342,6 +376,7 @@ tbody tr:hover{background:#f9fafb}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .scroll{overflow-x:auto}
+.transcript{max-height:480px;overflow-y:auto}
 .muted,.hint,.empty{color:var(--muted)}
 .hint{margin:-6px 0 12px;font-size:12px}
 details{display:inline-block;margin-left:4px}

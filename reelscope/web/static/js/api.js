@@ -132,3 +132,8 @@ export function mediaUrl(rel) {
 export function videoFileUrl(id) {
   return `/api/videos/${encodeURIComponent(id)}/file`;
 }
+
+/** WebVTT captions made from a video's stored transcript (speech stage). */
+export function captionsUrl(id) {
+  return `/api/videos/${encodeURIComponent(id)}/captions.vtt`;
+}

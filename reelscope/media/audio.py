@@ -64,8 +64,18 @@ def read_audio(path: str | Path, rate: int = 16000, layout: str = "mono") -> Aud
                 continue
         take(resampler.resample(None))
         width = 2 if layout == "stereo" else 1
-        data = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
-        data = np.clip(data[: len(data) // width * width], -1.0, 1.0)
+        # one output array filled chunk by chunk (chunks freed as they are copied) and clipped in
+        # place: an hour of 16 kHz stereo is 460 MB, and concatenate + clip would hold three copies
+        total = sum(len(c) for c in chunks)
+        data = np.empty(total, np.float32)
+        pos = 0
+        chunks.reverse()
+        while chunks:
+            c = chunks.pop()
+            data[pos:pos + len(c)] = c
+            pos += len(c)
+        data = data[: len(data) // width * width]
+        np.clip(data, -1.0, 1.0, out=data)
         if width == 2:
             data = data.reshape(-1, 2)
         return AudioClip(data, rate, start or 0.0, channels, stream.codec_context.name)

@@ -64,7 +64,7 @@ def main() -> None:
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
             print(f"round {r + 1} {eng} x{w}: {walls[(eng, w)][-1]:.1f}s", file=sys.stderr)
-    lines = [f"# Batch throughput ({time.strftime('%Y-%m-%d')})", "", machine(), "",
+    lines = [f"# Batch throughput ({time.strftime('%Y-%m-%d')})", "", str(machine(("av", "ray", "torch"))), "",
              f"{len(files)} files, {total:.0f} s of video, stages `{args.stages}`, {args.rounds} interleaved rounds, "
              f"whole `reelscope batch` processes (start-up included); load average {os.getloadavg()[0]:.1f}", "",
              "| engine | workers | median wall s | video s per wall s | scaling efficiency vs 1 worker |",

@@ -108,7 +108,7 @@ def main() -> None:
         files["10 min 640x360"] = looped(film, 600, "film600_640x360.mp4")
     reel = str(BIN / "reelscope")
     scened = shutil.which("scenedetect", path=str(BIN)) or shutil.which("scenedetect")
-    lines = [f"# Engine benchmark ({time.strftime('%Y-%m-%d')})", "", machine(), "",
+    lines = [f"# Engine benchmark ({time.strftime('%Y-%m-%d')})", "", str(machine(("av", "torch", "onnxruntime"))), "",
              f"load average at start: {os.getloadavg()[0]:.1f}", ""]
     results = {}
     for label, f in files.items():

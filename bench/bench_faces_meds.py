@@ -198,10 +198,10 @@ def small_faces(images, dets, labels_all, width: int) -> dict:
     import cv2
     import dlib
 
-    from reelscope.vision.face_embed import _Models
+    from reelscope.models.dlib_models import dlib_model
 
     emb = FaceEmbedder(align="predictor")
-    sp, net = _Models.get("shape5"), _Models.get("facerec")
+    sp, net = dlib_model("shape5").model, dlib_model("facerec").model
     ours, plain, labels = [], [], []
     for (_, ident, rgb), d in zip(images, dets):
         if d is None:

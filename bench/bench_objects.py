@@ -40,10 +40,12 @@ from reelscope.vision.objects import make_object_detector  # noqa: E402
 
 CONFIGS = {  # label -> (detector, params)
     "nanodet": ("nanodet", {}),
+    "nanodet-fit": ("nanodet", {"fit": True}),  # input at the frame's aspect (416x256 for 16:9)
     "centernet": ("centernet", {}),
 }
 PUBLISHED = {  # COCO val2017 mAP@[.5:.95] as published by the model authors
     "nanodet": "22.9 (NanoDet-g 416, RangiLyu/nanodet README / config nanodet-g.yml)",
+    "nanodet-fit": "22.9 at 416x416 (the same weights)",
     "centernet": "25.1, mAP@0.5 42.3 (mbv3-large-0.75 512, 610265158/mobilenetv3_centernet README)",
     "yolox-nano": "25.8 (YOLOX-Nano 416, Megvii-BaseDetection/YOLOX README)",
 }

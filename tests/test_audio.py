@@ -227,7 +227,7 @@ def test_vad_blocks_match_one_pass(data):
     h = c = np.zeros((1, 1, 128), np.float32)
     ref = []
     for i in range(0, len(inp), 512):
-        p, h, c = vad.session.run(None, {"input": inp[i:i + 512], "h": h, "c": c})
+        p, h, c = vad.session.run({"input": inp[i:i + 512], "h": h, "c": c})
         ref.append(p.reshape(-1))
     assert len(inp) > 512 and np.allclose(got, np.concatenate(ref), atol=1e-6)
     assert (got > 0.5).mean() > 0.7

@@ -29,8 +29,8 @@ def _hog(rgb: np.ndarray, with_landmarks: bool = False) -> Detections:
     box = [[r.left(), r.top(), r.width(), r.height()]]
     if not with_landmarks:
         return Detections(box, [1.0])
-    from reelscope.vision.face_embed import _Models
-    p = np.array([(q.x, q.y) for q in _Models.get("shape5")(rgb, r).parts()], np.float32)
+    from reelscope.models.dlib_models import dlib_model
+    p = np.array([(q.x, q.y) for q in dlib_model("shape5")(rgb, r).parts()], np.float32)
     eyes = [p[2:4].mean(0), p[0:2].mean(0)]
     ed = eyes[1] - eyes[0]
     down = np.array([-ed[1], ed[0]])
@@ -170,7 +170,8 @@ def test_same_person_closer_than_different(data, embedder):
 def test_embeddings_normalised_deterministic_and_match_dlib(data, embedder):
     import dlib
 
-    from reelscope.vision.face_embed import _Models, distance
+    from reelscope.models.dlib_models import dlib_model
+    from reelscope.vision.face_embed import distance
     rgb = _rgb(data(MEDS + "S001-01-t10_01.jpg"))
     det = _hog(rgb)
     a = embedder.embed(rgb, det)
@@ -181,8 +182,8 @@ def test_embeddings_normalised_deterministic_and_match_dlib(data, embedder):
     assert det.embeddings is None  # input untouched
     # the no-landmark path is exactly dlib's own pipeline on a face larger than the chip
     x, y, w, h = det.boxes[0].astype(int)
-    shape = _Models.get("shape5")(rgb, dlib.rectangle(x, y, x + w - 1, y + h - 1))
-    ref = np.asarray(_Models.get("facerec").compute_face_descriptor(rgb, shape))
+    shape = dlib_model("shape5")(rgb, dlib.rectangle(x, y, x + w - 1, y + h - 1))
+    ref = np.asarray(dlib_model("facerec").model.compute_face_descriptor(rgb, shape))
     assert distance(a.embeddings[0], ref) < 1e-5
     # the landmark path aligns nearly the same way
     lm = embedder.embed(rgb, _hog(rgb, with_landmarks=True))
@@ -200,9 +201,10 @@ def test_chips_are_aligned_faces(data, embedder):
     # it lie where dlib's template puts them ((p + padding) / (1 + 2 padding) * size)
     import dlib
 
-    from reelscope.vision.face_embed import DLIB5_TEMPLATE, _Models
+    from reelscope.models.dlib_models import dlib_model
+    from reelscope.vision.face_embed import DLIB5_TEMPLATE
     assert len(dlib.get_frontal_face_detector()(chips[0], 1)) == 1
-    shape = _Models.get("shape5")(chips[0], dlib.rectangle(25, 25, 124, 124))
+    shape = dlib_model("shape5")(chips[0], dlib.rectangle(25, 25, 124, 124))
     pts = np.array([(q.x, q.y) for q in shape.parts()], float)
     assert np.abs(pts - (DLIB5_TEMPLATE + 0.25) / 1.5 * 150).max() < 6
 

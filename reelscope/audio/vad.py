@@ -9,38 +9,16 @@ per-frame calls (measured: ~0.1 s per minute of audio on one core).
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 
-from reelscope.errors import MissingDependency
 from reelscope.models.registry import SILERO_VAD, resolve
 
 RATE = 16000
 FRAME = 512  # samples per VAD frame (32 ms)
 CONTEXT = 64  # samples of the previous frame the model sees
 BLOCK = 512  # frames per ONNX call
-
-_lock = threading.Lock()
-_sessions: dict[tuple[str, int], object] = {}
-
-
-def _session(path: Path, threads: int):
-    try:
-        import onnxruntime as ort
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise MissingDependency("onnxruntime (needed for voice activity detection)", "pip install onnxruntime") from e
-    key = (str(path), threads)
-    with _lock:
-        if key not in _sessions:
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            _sessions[key] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        return _sessions[key]
-
 
 def frames_with_context(x: np.ndarray) -> np.ndarray:
     """(n_frames, CONTEXT + FRAME): ``x`` cut in 32 ms frames (the last zero-padded), each with
@@ -60,9 +38,11 @@ class SileroVAD:
     name = "silero-vad"
     frame_seconds = FRAME / RATE
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 1):
+    def __init__(self, model_path: str | Path | None = None, threads: int | None = 1):
+        from reelscope.models.session import onnx_session
+
         self.model_path = Path(model_path) if model_path else resolve(SILERO_VAD)
-        self.session = _session(self.model_path, threads)
+        self.session = onnx_session(self.model_path, threads)  # a small recurrent model: one thread is enough
 
     def models(self) -> dict[str, dict[str, str]]:
         return {f"{SILERO_VAD.name}/{name}": {"licence": SILERO_VAD.licence, "sha256": sha,
@@ -81,6 +61,6 @@ class SileroVAD:
             block = frames_with_context(x[a:a + span])
             if a:
                 block[0, :CONTEXT] = x[a - CONTEXT:a]
-            p, h, c = self.session.run(None, {"input": block, "h": h, "c": c})
+            p, h, c = self.session.run({"input": block, "h": h, "c": c})
             out.append(np.asarray(p, np.float32).reshape(-1))
         return np.concatenate(out)

@@ -24,13 +24,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from reelscope.errors import MissingDependency, ReelscopeError
+from reelscope.errors import ReelscopeError
 from reelscope.models.registry import sha256_of
 
 ENV = "REELSCOPE_CLIP_MODEL"
@@ -123,7 +122,7 @@ class _WordPieceIds:
 class ClipModel:
     """An image and a text encoder sharing one embedding space (see the module docstring)."""
 
-    def __init__(self, folder: str | Path, threads: int = 2):
+    def __init__(self, folder: str | Path, threads: int | None = None):
         self.folder = Path(folder)
         cfg_path = self.folder / "config.json"
         try:
@@ -147,14 +146,10 @@ class ClipModel:
         else:
             raise ReelscopeError(f"{cfg_path}: unknown tokenizer {kind!r} (clip-bpe or wordpiece)")
         self.image_path, self.text_path = self._file("image", "image.onnx"), self._file("text", "text.onnx")
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise MissingDependency("onnxruntime (for CLIP-like models)", "pip install onnxruntime") from None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        self.image_session = ort.InferenceSession(str(self.image_path), opts, providers=["CPUExecutionProvider"])
-        self.text_session = ort.InferenceSession(str(self.text_path), opts, providers=["CPUExecutionProvider"])
+        from reelscope.models.session import onnx_session
+
+        self.image_session = onnx_session(self.image_path, threads)
+        self.text_session = onnx_session(self.text_path, threads)
 
     def _file(self, key: str, default: str) -> Path:
         p = self.folder / str(self.config.get(key, default))
@@ -166,21 +161,21 @@ class ClipModel:
         """(N, D) unit vectors for RGB uint8 images (each resized whole to the model's input)."""
         import cv2
 
-        name = self.image_session.get_inputs()[0].name
+        name = self.image_session.inputs[0].name
         out = []
         for i in range(0, len(images), batch):
             x = np.stack([cv2.resize(im, (self.size, self.size), interpolation=cv2.INTER_AREA) for im in images[i:i + batch]])
             x = ((x.astype(np.float32) - self.mean) / self.std).transpose(0, 3, 1, 2)
-            out.append(_unit(self.image_session.run(None, {name: np.ascontiguousarray(x)})[0]))
+            out.append(_unit(self.image_session.run({name: np.ascontiguousarray(x)})[0]))
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         ids = np.array([self.tokenizer.encode(t, self.length) for t in texts], np.int64)
-        inputs = self.text_session.get_inputs()
+        inputs = self.text_session.inputs
         feed = {inputs[0].name: ids}
         if len(inputs) > 1:
             feed[inputs[1].name] = (ids != 0).astype(np.int64)
-        return _unit(self.text_session.run(None, feed)[0])
+        return _unit(self.text_session.run(feed)[0])
 
     def models(self) -> dict[str, dict[str, str]]:
         out = {}
@@ -190,6 +185,8 @@ class ClipModel:
         return out
 
 
-@lru_cache(maxsize=4)
 def load_clip(folder: str) -> ClipModel:
-    return ClipModel(folder)
+    """The CLIP-like model in ``folder``, loaded once per process (models.cache)."""
+    from reelscope.models.cache import MODELS
+
+    return MODELS.get("clip", Path(folder).resolve(), None, lambda: ClipModel(folder))

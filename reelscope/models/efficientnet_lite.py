@@ -108,17 +108,18 @@ class EfficientNetLite0(nn.Module):
         return self._fc(self.feature_map(x).mean((2, 3)))
 
 
-_CACHE: dict[str, EfficientNetLite0] = {}
-
-
 def load_effnet_lite0() -> EfficientNetLite0:
-    """The pretrained network (eval mode, frozen), weights verified against the registry; cached."""
-    if "net" not in _CACHE:
+    """The pretrained network (eval mode, frozen), weights verified against the registry; loaded
+    once per process (models.cache)."""
+    from reelscope.models.cache import MODELS, threads
+
+    def load():
+        threads()  # torch's thread count is set before the first model runs
         net = EfficientNetLite0()
         net.load_state_dict(torch.load(resolve(EFFNET_LITE0), map_location="cpu", weights_only=True))
-        net.eval().requires_grad_(False)
-        _CACHE["net"] = net
-    return _CACHE["net"]
+        return net.eval().requires_grad_(False)
+
+    return MODELS.get("torch:efficientnet-lite0", EFFNET_LITE0.name, None, load)
 
 
 def available() -> bool:

@@ -23,7 +23,6 @@ import tempfile
 import threading
 import unicodedata
 from collections import OrderedDict
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -34,9 +33,7 @@ from reelscope.models.registry import MINILM_L6, resolve
 
 DIM = 384
 MAX_TOKENS = 256
-SMALL_BATCH = 8  # at most this many texts are embedded on one thread
 RECENT = 4096  # query vectors kept
-_ONE_THREAD = threading.Lock()
 
 
 # ---- BERT uncased tokenizer (basic split + WordPiece) ------------------------------------------
@@ -221,19 +218,9 @@ class TextEmbedder:
         self._disk_loaded = False
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """(N, 384) float32 unit vectors, in the order of ``texts``.
-
-        A few texts (a search query) run on one thread: for a handful of tokens, torch's thread
-        pool costs more than it gives, and on a busy machine its spinning threads made a query
-        take ~100-900 ms instead of ~15 ms (measured on the 2-core dev VM under load)."""
-        if 0 < len(texts) <= SMALL_BATCH:
-            with _ONE_THREAD:
-                n = self._torch.get_num_threads()
-                self._torch.set_num_threads(1)
-                try:
-                    return self._embed(texts)
-                finally:
-                    self._torch.set_num_threads(n)
+        """(N, 384) float32 unit vectors, in the order of ``texts``. torch runs on the process's
+        thread count (``models.cache.configure_threads``, half the cores by default): it is not
+        changed around calls."""
         return self._embed(texts)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -316,10 +303,12 @@ class TextEmbedder:
                                                         "version": MINILM_L6.version}}
 
 
-@lru_cache(maxsize=1)
 def text_embedder() -> TextEmbedder:
-    """The process-wide embedder (loaded on first use, ~0.5 s)."""
-    return TextEmbedder()
+    """The process-wide embedder (loaded on first use, ~0.5 s; kept in the model cache)."""
+    from reelscope.models.cache import MODELS, threads
+
+    threads()  # torch's thread count is set before the first model runs
+    return MODELS.get("torch:minilm-l6", MINILM_L6.name, None, TextEmbedder)
 
 
 def available() -> bool:

@@ -161,45 +161,66 @@ class GraphModel:
         self._plans[outputs] = order
         return order
 
-    def run(self, feeds: dict, outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+    def evaluate(self, feeds: dict, outputs: list[str], consts: dict | None = None) -> list:
+        """The torch tensors of ``outputs`` given ``feeds`` (placeholder name -> tensor or array).
+        ``consts`` replaces the values of Const nodes by name (e.g. the target sizes of resize
+        nodes, to run a fully convolutional graph at another input size). No autograd mode is set
+        here, so torch's tracer can follow it (``as_module``)."""
+        import torch
+
+        values: dict[str, list] = {}
+        for name, arr in feeds.items():
+            t = arr if isinstance(arr, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(arr))
+            values[_ref(name)[0]] = [t.float() if t.is_floating_point() else t]
+        for name, v in (consts or {}).items():
+            values[name] = [v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))]
+        for name in self._plan(tuple(outputs)):
+            if name in values:
+                continue
+            node = self.nodes[name]
+            op = node["op"]
+            if op == "Const":
+                values[name] = [self._const(name)]
+                continue
+            if op == "Placeholder":
+                raise TfjsError(f"{self.path}: input {name!r} was not given")
+            args = []
+            for inp in node.get("input", []):
+                if inp.startswith("^"):
+                    continue
+                base, idx = _ref(inp)
+                args.append(values[base][idx])
+            try:
+                res = self._ops[op](self, node, *args)
+            except TfjsError:
+                raise
+            except Exception as e:  # name the node: a shape error deep in a graph is otherwise opaque
+                raise TfjsError(f"{self.path}: node {name!r} ({op}) failed: {e}") from e
+            values[name] = list(res) if isinstance(res, (list, tuple)) else [res]
+        return [values[_ref(o)[0]][_ref(o)[1]] for o in outputs]
+
+    def run(self, feeds: dict, outputs: list[str] | None = None, consts: dict | None = None) -> dict[str, np.ndarray]:
         """Evaluate ``outputs`` (default: the signature's outputs) given ``feeds`` (placeholder
         name -> array); returns numpy arrays keyed by the requested names."""
         import torch
 
         outputs = list(outputs or self.outputs)
-        values: dict[str, list] = {}
-        for name, arr in feeds.items():
-            t = arr if isinstance(arr, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(arr))
-            values[_ref(name)[0]] = [t.float() if t.is_floating_point() else t]
         with torch.inference_mode():
-            for name in self._plan(tuple(outputs)):
-                if name in values:
-                    continue
-                node = self.nodes[name]
-                op = node["op"]
-                if op == "Const":
-                    values[name] = [self._const(name)]
-                    continue
-                if op == "Placeholder":
-                    raise TfjsError(f"{self.path}: input {name!r} was not given")
-                args = []
-                for inp in node.get("input", []):
-                    if inp.startswith("^"):
-                        continue
-                    base, idx = _ref(inp)
-                    args.append(values[base][idx])
-                try:
-                    res = self._ops[op](self, node, *args)
-                except TfjsError:
-                    raise
-                except Exception as e:  # name the node: a shape error deep in a graph is otherwise opaque
-                    raise TfjsError(f"{self.path}: node {name!r} ({op}) failed: {e}") from e
-                values[name] = list(res) if isinstance(res, (list, tuple)) else [res]
-        out = {}
-        for o in outputs:
-            base, idx = _ref(o)
-            out[o] = values[base][idx].contiguous().numpy()
-        return out
+            res = self.evaluate(feeds, outputs, consts)
+        return {o: t.contiguous().numpy() for o, t in zip(outputs, res)}
+
+    def as_module(self, input_name: str, outputs: list[str], consts: dict | None = None):
+        """A torch ``nn.Module`` evaluating ``outputs`` from the one input ``input_name``: for
+        exporting the graph (``models.export``) to run it on onnxruntime."""
+        import torch
+
+        model = self
+
+        class Graph(torch.nn.Module):
+            def forward(self, x):
+                return tuple(model.evaluate({input_name: x}, outputs, consts))
+
+        return Graph().eval()
 
 
 def _attr_shape(node: dict):

@@ -12,7 +12,6 @@ works on it. The weights are found through ``reelscope.models.registry``.
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import torch
@@ -153,16 +152,22 @@ class TransNetV2(nn.Module):
         return self.cls_layer1(x)[..., 0], self.cls_layer2(x)[..., 0]
 
 
-@functools.lru_cache(maxsize=4)
 def load_transnetv2(path: str | None = None, device: str = "cpu") -> TransNetV2:
-    """The network with its pretrained weights, in eval mode on ``device`` (cached).
+    """The network with its pretrained weights, in eval mode on ``device`` (loaded once per
+    process: models.cache).
 
     ``path`` defaults to the registry's TransNetV2 weights (installed carrier package or
     the local models folder, sha256-verified).
     """
+    from reelscope.models.cache import MODELS, threads
     from reelscope.models.registry import TRANSNETV2, resolve
 
     weights = Path(path) if path else resolve(TRANSNETV2)
-    net = TransNetV2()
-    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
-    return net.eval().to(device)
+
+    def load():
+        threads()  # torch's thread count is set before the first model runs
+        net = TransNetV2()
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+        return net.eval().to(device)
+
+    return MODELS.get("torch:transnetv2", weights.resolve(), {"device": device}, load)

@@ -44,7 +44,6 @@ threshold. ``classify_shot`` votes over several frames of a shot.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -52,9 +51,10 @@ import cv2
 import numpy as np
 
 from reelscope.models.registry import POSE_DETECTION, POSE_LANDMARK_FULL, SELFIE_SEGMENTATION, resolve
-from reelscope.vision.face_detect import MODEL_CACHE, as_rgb, default_threads, model_info
+from reelscope.models.cache import MODELS, threads
+from reelscope.models.session import tflite_session
+from reelscope.vision.face_detect import as_rgb, model_info
 from reelscope.vision.face_detect_blazeface import ssd_anchors, weighted_nms
-from reelscope.models.tflite import tflite_interpreter
 
 LABELS = ("ECU", "CU", "MS", "FS", "LS")
 
@@ -94,8 +94,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 + 0.5 * np.tanh(0.5 * np.clip(x, -100.0, 100.0))
 
 
-def _interpreter(path: str, threads: int):
-    return tflite_interpreter(path, threads, "MediaPipe pose and segmentation")
+def _session(path, threads: int | None):
+    return tflite_session(path, threads, "MediaPipe pose and segmentation")
 
 
 @dataclass
@@ -112,23 +112,20 @@ class Person:
 
 
 class _PoseModels:
-    """The detector and landmark interpreters, loaded once per process (see MODEL_CACHE)."""
+    """The detector and landmark sessions (TFLite), loaded once per process (models.cache)."""
 
-    def __init__(self, threads: int):
-        self.det = _interpreter(str(resolve(POSE_DETECTION)), threads)
-        self.lmk = _interpreter(str(resolve(POSE_LANDMARK_FULL)), threads)
-        d_in = self.det.get_input_details()[0]
-        self.det_in = d_in["index"]
-        outs = sorted(self.det.get_output_details(), key=lambda d: -int(d["shape"][-1]))
-        self.det_reg, self.det_cls = outs[0]["index"], outs[1]["index"]
+    def __init__(self, threads: int | None):
+        self.det = _session(resolve(POSE_DETECTION), threads)
+        self.lmk = _session(resolve(POSE_LANDMARK_FULL), threads)
+        self.det_in = self.det.inputs[0].name
+        outs = sorted(self.det.outputs, key=lambda o: -int(o.shape[-1]))
+        self.det_out = [outs[0].name, outs[1].name]  # regressors, logits
         self.anchors = ssd_anchors(224, (8, 16, 32, 32, 32), 1.0)
-        if int(outs[0]["shape"][1]) != len(self.anchors):
-            raise ValueError(f"pose detector: {tuple(outs[0]['shape'])} outputs for {len(self.anchors)} anchors")
-        self.lmk_in = self.lmk.get_input_details()[0]["index"]
-        by_shape = {tuple(d["shape"]): d["index"] for d in self.lmk.get_output_details()}
-        self.lmk_points = by_shape[(1, 195)]
-        self.lmk_flag = by_shape[(1, 1)]
-        self.lock = threading.Lock()
+        if int(outs[0].shape[1]) != len(self.anchors):
+            raise ValueError(f"pose detector: {tuple(outs[0].shape)} outputs for {len(self.anchors)} anchors")
+        self.lmk_in = self.lmk.inputs[0].name
+        by_shape = {tuple(o.shape): o.name for o in self.lmk.outputs}
+        self.lmk_out = [by_shape[(1, 195)], by_shape[(1, 1)]]  # points, pose flag
 
 
 class PoseEstimator:
@@ -143,10 +140,11 @@ class PoseEstimator:
     def __init__(self, *, min_score: float = 0.5, max_people: int = 2, threads: int | None = None):
         self.min_score = float(min_score)
         self.max_people = int(max_people)
-        self.threads = int(threads) if threads else default_threads()
+        self.threads = int(threads) if threads else None
 
     def _models(self) -> _PoseModels:
-        return MODEL_CACHE.get(("mediapipe-pose", self.threads), lambda: _PoseModels(self.threads))
+        n = self.threads or threads()
+        return MODELS.get("mediapipe-pose", POSE_DETECTION.name, {"threads": n}, lambda: _PoseModels(n))
 
     def models(self) -> dict[str, dict[str, str]]:
         return {**model_info(POSE_DETECTION), **model_info(POSE_LANDMARK_FULL)}
@@ -164,11 +162,8 @@ class PoseEstimator:
         tensor = np.full((size, size, 3), -1.0, np.float32)
         small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         tensor[py:py + nh, px:px + nw] = small.astype(np.float32) * (2.0 / 255.0) - 1.0
-        with m.lock:
-            m.det.set_tensor(m.det_in, tensor[None])
-            m.det.invoke()
-            reg = m.det.get_tensor(m.det_reg)[0]
-            scores = _sigmoid(m.det.get_tensor(m.det_cls)[0, :, 0])
+        reg, logits = m.det.run({m.det_in: tensor[None]}, m.det_out)
+        reg, scores = reg[0], _sigmoid(logits[0, :, 0])
         keep = np.flatnonzero(scores >= self.min_score)
         if not len(keep):
             return []
@@ -199,11 +194,9 @@ class PoseEstimator:
         to_img = np.hstack([a, b[:, None]]).astype(np.float32)  # crop pixel -> image pixel
         crop = cv2.warpAffine(rgb, to_img, (256, 256), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        with m.lock:
-            m.lmk.set_tensor(m.lmk_in, (crop.astype(np.float32) / 255.0)[None])
-            m.lmk.invoke()
-            raw = m.lmk.get_tensor(m.lmk_points)[0].reshape(39, 5)
-            flag = float(np.ravel(m.lmk.get_tensor(m.lmk_flag))[0])
+        points, flags = m.lmk.run({m.lmk_in: (crop.astype(np.float32) / 255.0)[None]}, m.lmk_out)
+        raw = points[0].reshape(39, 5)
+        flag = float(np.ravel(flags)[0])
         xy = raw[:33, :2] @ a.T + b
         return Person(xy.astype(np.float32), _sigmoid(raw[:33, 3]).astype(np.float32),
                       _sigmoid(raw[:33, 4]).astype(np.float32), score, flag,
@@ -221,15 +214,10 @@ class PersonSegmenter:
     which is what body extent needs; the mask is returned at the model's resolution."""
 
     def __init__(self, *, threads: int | None = None):
-        self.threads = int(threads) if threads else default_threads()
+        self.threads = int(threads) if threads else None
 
     def _model(self, name: str):
-        def load():
-            it = _interpreter(str(resolve(SELFIE_SEGMENTATION, name)), self.threads)
-            d = it.get_input_details()[0]
-            shape = tuple(int(x) for x in d["shape"][1:3])
-            return it, d["index"], it.get_output_details()[0]["index"], shape, threading.Lock()
-        return MODEL_CACHE.get(("mediapipe-selfie", name, self.threads), load)
+        return _session(resolve(SELFIE_SEGMENTATION, name), self.threads)
 
     def models(self) -> dict[str, dict[str, str]]:
         return model_info(SELFIE_SEGMENTATION)
@@ -238,12 +226,11 @@ class PersonSegmenter:
         rgb = as_rgb(rgb)
         h, w = rgb.shape[:2]
         name = "selfie_segmentation_landscape.tflite" if w > 1.2 * h else "selfie_segmentation.tflite"
-        it, i_in, i_out, (mh, mw), lock = self._model(name)
+        sess = self._model(name)
+        mh, mw = (int(v) for v in sess.inputs[0].shape[1:3])
         x = cv2.resize(rgb, (mw, mh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        with lock:
-            it.set_tensor(i_in, x[None])
-            it.invoke()
-            return np.clip(it.get_tensor(i_out)[0, :, :, 0].astype(np.float32), 0.0, 1.0)
+        out = sess.run({sess.inputs[0].name: x[None]})[0]
+        return np.clip(out[0, :, :, 0].astype(np.float32), 0.0, 1.0)
 
 
 def person_blobs(mask: np.ndarray, *, threshold: float = 0.5, min_area: float = 0.004) -> list[dict[str, float]]:
@@ -581,7 +568,7 @@ class ShotSizeClassifier:
         from reelscope.vision.face_detect import make_face_detector
         self.rules = rules or Rules()
         self.max_width = int(max_width)
-        self.threads = int(threads) if threads else default_threads()
+        self.threads = int(threads) if threads else None
         # min_score 0.3: extreme close-ups (a face cut by the edges) score 0.4-0.65; the rules
         # accept a face scoring under 0.75 only with corroboration (see _accepted_faces)
         self.face_detector = (make_face_detector(face_detector, threads=self.threads, min_score=0.3)

@@ -108,8 +108,9 @@ class TransNetV2Detector:
         from reelscope.models.registry import TRANSNETV2, resolve
 
         self._torch = torch
-        if threads:  # process-wide; None keeps torch's default (one per physical core)
-            torch.set_num_threads(threads)
+        if threads:  # torch's count is process-wide: set once per process, never per detector
+            from reelscope.models.cache import configure_threads
+            configure_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         # Windows per forward pass: batching pays on a GPU, not on a CPU.
         self.batch = batch or (8 if self.device.startswith("cuda") else 1)

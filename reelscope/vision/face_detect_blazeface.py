@@ -29,16 +29,16 @@ merged by weighted NMS; see bench/results/face_detect.md).
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from reelscope.models.cache import MODELS, threads
 from reelscope.models.registry import BLAZEFACE_FULL, BLAZEFACE_SHORT, ModelSpec, resolve
+from reelscope.models.session import tflite_session
 from reelscope.vision.detections import Detections, iou
-from reelscope.vision.face_detect import MODEL_CACHE, FaceDetector, mouth_corners_from_centre, suppress_nested
-from reelscope.models.tflite import tflite_interpreter
+from reelscope.vision.face_detect import FaceDetector, mouth_corners_from_centre, suppress_nested
 
 
 @dataclass(frozen=True)
@@ -98,28 +98,23 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray, thre
     return np.array(out_b, np.float32), np.array(out_s, np.float32), np.array(out_p, np.float32)
 
 
-def _interpreter(path: str, threads: int):
-    return tflite_interpreter(path, threads, "BlazeFace")
-
-
 class _Model:
-    """One loaded BlazeFace variant: interpreter, anchors, tensor indices. Not thread-safe:
-    ``invoke`` is guarded by the detector's lock."""
+    """One loaded BlazeFace variant: its TFLite session, anchors, tensor names (the session
+    serialises calls: TFLite interpreters are not thread-safe)."""
 
-    def __init__(self, variant: _Variant, threads: int):
+    def __init__(self, variant: _Variant, threads: int | None):
         self.variant = variant
-        self.it = _interpreter(str(resolve(variant.spec)), threads)
-        inp = self.it.get_input_details()[0]
-        if tuple(inp["shape"]) != (1, variant.size, variant.size, 3):
-            raise ValueError(f"{variant.spec.name}: unexpected input shape {tuple(inp['shape'])}")
-        self.input_index = inp["index"]
-        outs = sorted(self.it.get_output_details(), key=lambda d: -int(d["shape"][-1]))
-        self.reg_index, self.cls_index = outs[0]["index"], outs[1]["index"]
+        self.sess = tflite_session(resolve(variant.spec), threads, "BlazeFace")
+        inp = self.sess.inputs[0]
+        if tuple(inp.shape) != (1, variant.size, variant.size, 3):
+            raise ValueError(f"{variant.spec.name}: unexpected input shape {tuple(inp.shape)}")
+        self.input_name = inp.name
+        outs = sorted(self.sess.outputs, key=lambda o: -int(o.shape[-1]))
+        self.out_names = [outs[0].name, outs[1].name]  # regressors, logits
         self.anchors = ssd_anchors(variant.size, variant.strides, variant.interpolated_scale_aspect_ratio)
-        n = int(outs[0]["shape"][1])
-        if n != len(self.anchors) or int(outs[0]["shape"][2]) != 16:
-            raise ValueError(f"{variant.spec.name}: {tuple(outs[0]['shape'])} outputs for {len(self.anchors)} anchors")
-        self.lock = threading.Lock()
+        n = int(outs[0].shape[1])
+        if n != len(self.anchors) or int(outs[0].shape[2]) != 16:
+            raise ValueError(f"{variant.spec.name}: {tuple(outs[0].shape)} outputs for {len(self.anchors)} anchors")
 
     def run(self, rgb: np.ndarray, min_score: float):
         """Raw decoded detections on ``rgb``: boxes (N, 4) xywh and keypoints (N, 6, 2) in
@@ -133,11 +128,8 @@ class _Model:
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         small = cv2.resize(rgb, (nw, nh), interpolation=interp)
         tensor[py:py + nh, px:px + nw] = small.astype(np.float32) * (2.0 / 255.0) - 1.0
-        with self.lock:
-            self.it.set_tensor(self.input_index, tensor[None])
-            self.it.invoke()
-            reg = self.it.get_tensor(self.reg_index)[0]
-            logits = self.it.get_tensor(self.cls_index)[0, :, 0]
+        reg, logits = self.sess.run({self.input_name: tensor[None]}, self.out_names)
+        reg, logits = reg[0], logits[0, :, 0]
         scores = 0.5 + 0.5 * np.tanh(0.5 * np.clip(logits, -100.0, 100.0))  # sigmoid, no overflow
         keep = np.flatnonzero(scores >= min_score)
         reg, scores, anchors = reg[keep], scores[keep].astype(np.float32), self.anchors[keep]
@@ -193,7 +185,8 @@ class BlazeFaceDetector(FaceDetector):
                 "nms_threshold": self.nms_threshold}
 
     def _model(self, v: _Variant) -> _Model:
-        return MODEL_CACHE.get(("blazeface", v.spec.name, self.threads), lambda: _Model(v, self.threads))
+        n = self.threads or threads()
+        return MODELS.get("blazeface", v.spec.name, {"threads": n}, lambda: _Model(v, n))
 
     def raw(self, rgb: np.ndarray):
         """Decoded candidates (boxes, scores, 6 keypoints) of every run, before NMS."""

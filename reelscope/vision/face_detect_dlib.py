@@ -24,24 +24,15 @@ Speed on a 2-core CPU (this dlib build has no BLAS): HOG ~70 ms per 640x360 fram
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 
-from reelscope.errors import MissingDependency
-from reelscope.models.registry import DLIB_LANDMARKS_5, DLIB_MMOD_FACE, resolve
+from reelscope.models.dlib_models import dlib_model, dlib_module
+from reelscope.models.registry import DLIB_LANDMARKS_5, DLIB_MMOD_FACE
 from reelscope.vision.detections import Detections, nms
-from reelscope.vision.face_detect import MODEL_CACHE, FaceDetector, mouth_corners_from_nose
+from reelscope.vision.face_detect import FaceDetector, mouth_corners_from_nose
 
 NOSE_DEPTH = 1.08  # mouth centre below the eye midpoint, in eye distances (see module doc)
-
-
-def _dlib():
-    try:
-        import dlib
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise MissingDependency("dlib (face detection backends 'hog' and 'mmod')", "pip install dlib-bin") from e
-    return dlib
 
 
 def squash(margin: np.ndarray) -> np.ndarray:
@@ -53,23 +44,10 @@ def unsquash(score: float) -> float:
     return 0.5 * math.log(score / (1 - score))
 
 
-class _Dlib:
-    """dlib models are not documented as thread-safe: each call runs under a lock."""
-
-    def __init__(self, load):
-        self.model = load()
-        self.lock = threading.Lock()
-
-
-def _predictor() -> _Dlib:
-    return MODEL_CACHE.get(("dlib", "shape5"),
-                           lambda: _Dlib(lambda: _dlib().shape_predictor(str(resolve(DLIB_LANDMARKS_5)))))
-
-
 def landmarks5(rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Our 5 landmarks (N, 5, 2) for xywh ``boxes`` from dlib's 5-point predictor."""
-    dlib = _dlib()
-    pred = _predictor()
+    dlib = dlib_module()
+    pred = dlib_model("shape5")
     out = np.zeros((len(boxes), 5, 2), np.float32)
     raw = np.zeros((len(boxes), 5, 2), np.float32)
     with pred.lock:
@@ -132,7 +110,7 @@ class HogFaceDetector(_DlibFaceDetector):
                          threads=threads)
 
     def _faces(self, rgb):
-        det = MODEL_CACHE.get(("dlib", "hog"), lambda: _Dlib(lambda: _dlib().get_frontal_face_detector()))
+        det = dlib_model("hog")
         with det.lock:
             rects, margins, _ = det.model.run(rgb, self.upsample, unsquash(self.min_score))
         boxes = np.array([_rect_xywh(r) for r in rects], np.float32).reshape(-1, 4)
@@ -152,8 +130,7 @@ class MmodFaceDetector(_DlibFaceDetector):
                          threads=threads)
 
     def _faces(self, rgb):
-        det = MODEL_CACHE.get(("dlib", "mmod"), lambda: _Dlib(
-            lambda: _dlib().cnn_face_detection_model_v1(str(resolve(DLIB_MMOD_FACE)))))
+        det = dlib_model("mmod")
         with det.lock:
             found = det.model(rgb, self.upsample)
         boxes = np.array([_rect_xywh(d.rect) for d in found], np.float32).reshape(-1, 4)

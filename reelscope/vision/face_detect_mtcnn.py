@@ -17,16 +17,16 @@ image-right mouth corner, which is our order (subject's right eye first).
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 
 import cv2
 import numpy as np
 
 from reelscope.errors import MissingDependency
+from reelscope.models.cache import MODELS
 from reelscope.models.registry import MTCNN, resolve
 from reelscope.vision.detections import Detections
-from reelscope.vision.face_detect import MODEL_CACHE, FaceDetector
+from reelscope.vision.face_detect import FaceDetector
 
 
 def _torch():
@@ -177,28 +177,14 @@ class MtcnnFaceDetector(FaceDetector):
         if len(self.thresholds) != 3:
             raise ValueError("thresholds must be three numbers (P-, R-, O-Net)")
         self.factor = float(factor)
-        self._explicit_threads = threads is not None
 
     def _params(self):
         return {"min_face": self.min_face, "thresholds": list(self.thresholds), "factor": self.factor}
 
-    @contextlib.contextmanager
-    def _torch_threads(self):
-        """torch's thread count is process-wide: change it only when asked to, and restore it."""
-        torch = _torch()
-        before = torch.get_num_threads()
-        if self._explicit_threads and before != self.threads:
-            torch.set_num_threads(self.threads)
-        try:
-            with torch.inference_mode():
-                yield torch
-        finally:
-            if torch.get_num_threads() != before:
-                torch.set_num_threads(before)
-
     def _detect(self, rgb: np.ndarray) -> Detections:
-        pnet, rnet, onet = MODEL_CACHE.get(("mtcnn",), load_nets)
-        with _LOCK, self._torch_threads() as torch:
+        pnet, rnet, onet = MODELS.get("torch:mtcnn", MTCNN.name, None, load_nets)
+        torch = _torch()
+        with _LOCK, torch.inference_mode():  # torch's thread count: the process's (models.cache)
             boxes, scores, points = self._cascade(rgb, pnet, rnet, onet, torch)
         if not len(boxes):
             return Detections.empty()

@@ -23,6 +23,7 @@ non-maximum suppression and the score threshold.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import cv2
@@ -32,7 +33,7 @@ from reelscope.models.registry import CENTERNET_MBV3, NANODET_G, ModelSpec, reso
 from reelscope.vision.coco import class_id as coco_id
 from reelscope.vision.coco import class_name
 from reelscope.vision.detections import Detections, nms
-from reelscope.vision.face_detect import MODEL_CACHE, as_rgb, model_info
+from reelscope.vision.face_detect import as_rgb, model_info
 
 MIN_SIDE = 8
 
@@ -66,8 +67,8 @@ class ObjectDetector:
 
     Options: ``min_score`` (0..1), ``nms_iou`` (class-wise suppression threshold),
     ``max_detections`` per image, ``classes`` (COCO names or ids to keep; default all),
-    ``threads`` (torch/onnxruntime intra-op threads; torch's count is process-wide, so it is
-    changed only when given).
+    ``threads`` (onnxruntime intra-op threads; default the process's, ``models.cache.threads()``;
+    the TFJS executor runs on torch's process-wide count).
     """
 
     name = "base"
@@ -112,7 +113,7 @@ class ObjectDetector:
         h, w = img.shape[:2]
         if min(h, w) < MIN_SIDE:
             return Detections.empty(frame)
-        canvas, s = letterbox(img, self.input_size, self.pad)
+        canvas, s = letterbox(img, self.canvas_size(h, w), self.pad)
         with self._lock:
             xyxy, scores, cls = self._raw(canvas)
         xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4) / s
@@ -129,37 +130,48 @@ class ObjectDetector:
         return Detections(boxes[idx], np.clip(scores[idx], 0, 1), cls[idx],
                           data=[{"label": class_name(int(c))} for c in cls[idx]], frame=frame)
 
+    def canvas_size(self, h: int, w: int) -> tuple[int, int]:
+        """The (h, w) network input an ``h`` x ``w`` image is letterboxed into."""
+        return self.input_size
+
     def _raw(self, canvas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 
 
-class _TorchThreads:
-    """Set torch's (process-wide) thread count for a call only when asked to, then restore it."""
-
-    def __init__(self, threads: int | None):
-        self.threads = threads
-
-    def __enter__(self):
-        import torch
-
-        self.before = torch.get_num_threads()
-        if self.threads and self.threads != self.before:
-            torch.set_num_threads(self.threads)
-
-    def __exit__(self, *exc):
-        import torch
-
-        if torch.get_num_threads() != self.before:
-            torch.set_num_threads(self.before)
+def _graph_files(spec: ModelSpec) -> tuple[Path, Path]:
+    json_name = next(f for f in spec.files if f.endswith(".json"))
+    bin_name = next(f for f in spec.files if f.endswith(".bin"))
+    return resolve(spec, json_name), resolve(spec, bin_name)
 
 
 def _graph_model(spec: ModelSpec):
-    from reelscope.models.tfjs import GraphModel
+    """The TFJS graph (our torch executor) of a registry spec, through the model cache."""
+    from reelscope.models.session import tfjs_session
 
-    json_name = next(f for f in spec.files if f.endswith(".json"))
-    bin_name = next(f for f in spec.files if f.endswith(".bin"))
-    path, weights = resolve(spec, json_name), resolve(spec, bin_name)
-    return MODEL_CACHE.get(("tfjs", str(path)), lambda: GraphModel(path, weights_dir=weights.parent))
+    path, weights = _graph_files(spec)
+    return tfjs_session(path, weights.parent).model
+
+
+def resize_consts(model, trained: tuple[int, int], size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Const overrides that run a fully convolutional TFJS graph traced at ``trained`` (h, w) at
+    ``size``: every ResizeBilinear whose target is a constant (h / stride, w / stride) of the
+    trained size gets (size_h / stride, size_w / stride). Sizes must be multiples of the strides."""
+    out = {}
+    if tuple(size) == tuple(trained):
+        return out
+    for node in model.nodes.values():
+        if node["op"] not in ("ResizeBilinear", "ResizeNearestNeighbor"):
+            continue
+        const = node["input"][1].split(":")[0]
+        if model.nodes.get(const, {}).get("op") != "Const":
+            continue
+        th, tw = (int(v) for v in model.weights[const].reshape(-1))
+        sy, sx = trained[0] / th, trained[1] / tw
+        if sy != int(sy) or sx != int(sx) or size[0] % sy or size[1] % sx:
+            raise ValueError(f"{model.path}: cannot run at {size[0]}x{size[1]}: {node['name']} resizes to "
+                             f"{th}x{tw} of {trained[0]}x{trained[1]}")
+        out[const] = np.array([size[0] // int(sy), size[1] // int(sx)], np.int64)
+    return out
 
 
 class NanoDetDetector(ObjectDetector):
@@ -176,15 +188,48 @@ class NanoDetDetector(ObjectDetector):
     LEVELS = (("Identity", "Identity_3", 8), ("Identity_1", "Identity_4", 16), ("Identity_2", "Identity_5", 32))
     BINS = 11
     CENTER_OFFSET = 0.5  # points at cell centres, (x + 0.5) * stride: person AP@0.5 0.93 vs 0.86 at corners
+    OUTPUTS = [n for level in LEVELS for n in level[:2]]
+
+    def __init__(self, *, fit: bool = False, **params):
+        super().__init__(**params)
+        self.fit = bool(fit)
+
+    def _params(self):
+        return {"fit": self.fit}
+
+    def canvas_size(self, h: int, w: int) -> tuple[int, int]:
+        """The 416x416 square NanoDet was trained on (default), or with ``fit`` an input that
+        keeps the image's aspect: the long side 416, the short side the scaled image rounded up
+        to a multiple of 32 (the largest stride), so a 16:9 frame runs at 416x256 instead of
+        416x416 with 40% grey padding (the network is fully convolutional; same scale). ``fit``
+        costs ~35% less; on the labelled frames person AP is the same (0.931 vs 0.930) but a
+        car and a bottle (1-2 instances each) score lower, mAP 0.44 vs 0.54, so it is not the
+        default (bench/results/objects.md)."""
+        side = self.input_size[1]
+        if not self.fit or h <= 0 or w <= 0:
+            return self.input_size
+        s = side / max(h, w)
+        return (min(side, -(-round(h * s) // 32) * 32), min(side, -(-round(w * s) // 32) * 32))
+
+    def session(self, ch: int, cw: int):
+        """The graph for an input of ``ch`` x ``cw`` on onnxruntime (exported once from the TFJS
+        executor; the torch executor when it cannot be exported)."""
+        from reelscope.models.export import exported_session
+
+        def build():
+            model = _graph_model(NANODET_G)
+            return model.as_module("input_1", self.OUTPUTS, resize_consts(model, self.input_size, (ch, cw)))
+
+        sha = "+".join(NANODET_G.files[p.name] for p in _graph_files(NANODET_G))
+        return exported_session("nanodet-g-416", sha, build, [np.zeros((1, 3, ch, cw), np.float32)], ["input_1"],
+                                self.OUTPUTS, dynamic_batch=False, extra=f"{ch}x{cw}", threads=self.threads)
 
     def _raw(self, canvas):
-        model = _graph_model(NANODET_G)
+        ch, cw = canvas.shape[:2]
         x = ((canvas - self.MEAN) / self.STD)[:, :, ::-1].transpose(2, 0, 1)[None]
-        with _TorchThreads(self.threads):
-            out = model.run({"input_1": np.ascontiguousarray(x, np.float32)},
-                            [n for level in self.LEVELS for n in level[:2]])
+        out = dict(zip(self.OUTPUTS, self.session(ch, cw).run({"input_1": np.ascontiguousarray(x, np.float32)})))
         boxes, scores, classes = [], [], []
-        w = self.input_size[1]
+        w = cw
         for cls_name, reg_name, stride in self.LEVELS:
             cls_scores = out[cls_name][0]
             gw = w // stride
@@ -218,8 +263,7 @@ class CenterNetDetector(ObjectDetector):
 
     def _raw(self, canvas):
         model = _graph_model(CENTERNET_MBV3)
-        with _TorchThreads(self.threads):
-            det = model.run({"tower_0/images": canvas[None]}, ["tower_0/detections"])["tower_0/detections"][0]
+        det = model.run({"tower_0/images": canvas[None]}, ["tower_0/detections"])["tower_0/detections"][0]
         det = det[det[:, 4] >= self.min_score]
         return det[:, :4], det[:, 4], det[:, 5].astype(np.int64)
 

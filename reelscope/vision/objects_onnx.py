@@ -75,9 +75,9 @@ class OnnxYoloxDetector(ObjectDetector):
         self._grid = grid(*self.input_size)
 
     def _session(self):
-        from reelscope.models.onnx import onnx_session
+        from reelscope.models.session import onnx_session
 
-        return onnx_session(self.path, self.threads or 1)
+        return onnx_session(self.path, self.threads)
 
     def _params(self):
         return {"path": str(self.path), "bgr": self.bgr, "pad": self.pad, "decode": self.decode,

@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 from reelscope.archive import Archive
 from reelscope.errors import Cancelled, MediaError, ReelscopeError
 from reelscope.media.info import probe
+from reelscope.models.cache import configure_threads
 from reelscope.pipeline.engine import StageError, decide, run_video
 from reelscope.pipeline.stage import Context, expand, plan
 
@@ -101,6 +102,7 @@ def analyze(paths: str | Path | Iterable[str | Path], archive: Archive | str | P
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    configure_threads()  # once per process: every model runtime uses it ($REELSCOPE_THREADS overrides)
     arch = _as_archive(archive)
     params = params or {}
     wanted = expand(list(stages) if not isinstance(stages, str) and stages is not None else stages)

@@ -39,3 +39,66 @@ class Consumer:
         if self.step:
             return index % self.step == 0
         return True
+
+
+class Worker:
+    """Runs a frame stage's per-frame work on a thread of its own, behind a bounded queue, so a
+    heavy stage works while the engine decodes and feeds the other stages (its model runtimes
+    release the GIL while they compute).
+
+    ``submit(*args)`` queues ``fn(*args)``, blocking while ``maxsize`` items wait (the decoder
+    cannot run ahead of the stage by more than that). ``join()`` waits for the queued work and
+    stops the thread; ``close()`` stops it without doing the rest (the engine calls it when the
+    pass fails). An exception raised by ``fn`` stops the work and is raised again by the next
+    ``submit`` or by ``join``. ``busy``: seconds spent in ``fn``, the stage's own work."""
+
+    def __init__(self, fn, *, maxsize: int = 4, name: str = "reelscope-stage"):
+        import queue
+        import threading
+
+        self.fn = fn
+        self.busy = 0.0
+        self.error: BaseException | None = None
+        self._cancelled = False
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        import time
+
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if self.error is None and not self._cancelled:
+                t0 = time.perf_counter()
+                try:
+                    self.fn(*item)
+                except BaseException as e:  # handed to the engine's thread
+                    self.error = e
+                self.busy += time.perf_counter() - t0
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, *args) -> None:
+        self._raise()
+        if not self._thread.is_alive():
+            raise RuntimeError("the stage's worker was stopped")
+        self._q.put(args)
+
+    def join(self) -> None:
+        """Wait for the queued work, stop the thread, raise its error if any."""
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Stop without doing the queued work (nothing is raised)."""
+        self._cancelled = True
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()

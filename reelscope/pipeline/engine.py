@@ -296,7 +296,11 @@ def _frame_pass(ctx: Context, group: list[Stage], resolved: dict, finish_stage, 
                 result: Result) -> None:
     consumers = []
     for st in group:
-        consumers.append((st, _call(st.name, st.consumer, ctx, resolved[st.name])))
+        try:
+            consumers.append((st, _call(st.name, st.consumer, ctx, resolved[st.name])))
+        except BaseException:
+            _close(consumers)
+            raise
     specs = tuple(dict.fromkeys(sp for _, c in consumers for sp in c.specs))
     lasts = [c.last for _, c in consumers]
     stop_after = None if any(x is None for x in lasts) else max(lasts, default=-1)
@@ -315,28 +319,43 @@ def _frame_pass(ctx: Context, group: list[Stage], resolved: dict, finish_stage, 
     stats = DecodeStats()
     seconds = {st.name: 0.0 for st, _ in consumers}
     started = datetime.now(timezone.utc)
-    if stop_after is None or stop_after >= 0:
-        for frame in iter_frames(ctx.path, specs, rotation=ctx.info.rotation, fast=not quality, stats=stats,
-                                 fps=ctx.info.fps, select=select, stop_after=stop_after):
-            for st, c in wanted_by.pop(frame.index, ()):
-                t0 = time.perf_counter()
-                _call(st.name, c.feed, frame)
-                seconds[st.name] += time.perf_counter() - t0
-            if frame.index % 32 == 0:
-                bar.at(base + min(frame.index, hint) * weight, label)
-    decoded = stats.frames
-    if stop_after is None:  # the pass read the whole video: check it is complete
-        warning = check_decoded(ctx.path, ctx.info, decoded, stats)
-        if warning:
-            result.warnings.append(warning)
-        frame_count = decoded
-    else:
-        frame_count = int(ctx.artifacts.get("frame_count") or decoded)
-    for st, c in consumers:  # dependency order: shots finish before the stages that need them
-        t0 = time.perf_counter()
-        out = _call(st.name, c.finish, ctx, frame_count)
-        finish_stage(st, out, started, seconds[st.name] + time.perf_counter() - t0)
+    try:
+        if stop_after is None or stop_after >= 0:
+            for frame in iter_frames(ctx.path, specs, rotation=ctx.info.rotation, fast=not quality, stats=stats,
+                                     fps=ctx.info.fps, select=select, stop_after=stop_after):
+                for st, c in wanted_by.pop(frame.index, ()):
+                    t0 = time.perf_counter()
+                    _call(st.name, c.feed, frame)
+                    seconds[st.name] += time.perf_counter() - t0
+                if frame.index % 32 == 0:
+                    bar.at(base + min(frame.index, hint) * weight, label)
+        decoded = stats.frames
+        if stop_after is None:  # the pass read the whole video: check it is complete
+            warning = check_decoded(ctx.path, ctx.info, decoded, stats)
+            if warning:
+                result.warnings.append(warning)
+            frame_count = decoded
+        else:
+            frame_count = int(ctx.artifacts.get("frame_count") or decoded)
+        for st, c in consumers:  # dependency order: shots finish before the stages that need them
+            t0 = time.perf_counter()
+            out = _call(st.name, c.finish, ctx, frame_count)
+            # a consumer working on its own thread (consumers.Worker) reports its own work time
+            # (frames and finish): the time the engine waited for it would hide the overlap
+            busy = getattr(c, "busy_seconds", None)
+            spent = seconds[st.name] + time.perf_counter() - t0 if busy is None else busy
+            finish_stage(st, out, started, spent)
+    finally:
+        _close(consumers)
     bar.at(base + hint * weight, label)
+
+
+def _close(consumers) -> None:
+    """Stop the worker threads of consumers that have them (finished or not)."""
+    for _, c in consumers:
+        close = getattr(c, "close", None)
+        if close is not None:
+            close()
 
 
 def check_decoded(path: str, info, decoded: int, stats: DecodeStats) -> str | None:

@@ -9,7 +9,9 @@ form a character).
 """
 from __future__ import annotations
 
-from reelscope.pipeline.consumers import Consumer, frame_step
+import time
+
+from reelscope.pipeline.consumers import Consumer, Worker, frame_step
 from reelscope.pipeline.stage import Context, Stage, register
 
 
@@ -29,12 +31,23 @@ class FacesConsumer(Consumer):
                                step=step, cluster_method=params["cluster"],
                                cluster_threshold=params["cluster_threshold"], min_track_len=params["min_track_len"])
         super().__init__((self.spec,), step=step)
+        self.worker = Worker(self.fa.add, name="reelscope-faces")  # side by side with decoding and objects
+
+    @property
+    def busy_seconds(self) -> float:
+        return self.worker.busy
 
     def feed(self, frame) -> None:
-        self.fa.add(frame.index, frame.time, frame[self.spec])
+        self.worker.submit(frame.index, frame.time, frame[self.spec])
+
+    def close(self) -> None:
+        self.worker.close()
 
     def finish(self, ctx: Context, frame_count: int) -> dict:
+        self.worker.join()
+        t0 = time.perf_counter()
         res = self.fa.finish(ctx.artifacts["shots"], float(ctx.info.fps))
+        self.worker.busy += time.perf_counter() - t0
         models = {}
         for m in self.models_used:
             if m is not None and hasattr(m, "models"):

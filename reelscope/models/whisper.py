@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 from pathlib import Path
 
 from reelscope.errors import MissingDependency
@@ -141,26 +140,24 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-_lock = threading.Lock()
-_models: dict[tuple, object] = {}
-
-
 def load_whisper(size: str = "base", *, compute_type: str = "int8", threads: int | None = None,
                  device: str = "cpu"):
-    """A ``faster_whisper.WhisperModel`` for ``size``, loaded once per process per settings."""
+    """A ``faster_whisper.WhisperModel`` for ``size``, loaded once per process per settings
+    (through the process's model cache, ``models.cache.MODELS``)."""
+    from reelscope.models.cache import MODELS
+
     if compute_type not in COMPUTE_TYPES:
         raise ValueError(f"unknown compute type {compute_type!r} (known: {', '.join(COMPUTE_TYPES)})")
     threads = int(threads) if threads else default_threads()
-    key = (size, device, compute_type, threads)
-    with _lock:
-        model = _models.get(key)
-        if model is None:
-            folder = whisper_dir(size)
-            try:
-                from faster_whisper import WhisperModel
-            except ImportError as e:  # pragma: no cover - depends on the environment
-                raise MissingDependency("faster-whisper (speech to text)", "pip install faster-whisper") from e
-            model = WhisperModel(str(folder), device=device, compute_type=compute_type, cpu_threads=threads,
-                                 num_workers=1, local_files_only=True)
-            _models[key] = model
-        return model
+
+    def load():
+        folder = whisper_dir(size)
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise MissingDependency("faster-whisper (speech to text)", "pip install faster-whisper") from e
+        return WhisperModel(str(folder), device=device, compute_type=compute_type, cpu_threads=threads,
+                            num_workers=1, local_files_only=True)
+
+    return MODELS.get("ctranslate2:whisper", size, {"device": device, "compute_type": compute_type,
+                                                    "threads": threads}, load)

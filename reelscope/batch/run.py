@@ -73,15 +73,11 @@ def _archive(location: str, db_url: str | None):
 
 def configure_worker(threads: int) -> None:
     """Called once in each worker process: its share of the CPU threads."""
+    from reelscope.models.cache import configure_threads
+
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ["REELSCOPE_THREADS"] = str(threads)  # read by the model cache when it configures threads
-    try:
-        from reelscope.models.cache import configure_threads
-    except ImportError:  # the model cache has not landed: torch directly
-        import torch
-        torch.set_num_threads(threads)
-    else:
-        configure_threads(threads)
+    configure_threads(threads)
 
 
 def analyze_item(path: str, location: str, db_url: str | None, stages, params: dict, force) -> dict:

@@ -16,11 +16,23 @@ def _clock(t: float) -> str:
     return f"{h}:{m:02d}:{s:06.3f}" if h else f"{m}:{s:06.3f}"
 
 
+_SAID = {"transcript": "said", "text": "on screen"}
+
+
+def _evidence(items: list[dict], most: int = 3) -> str:
+    """Lines said or written with their time, then the labels that matched (with theirs)."""
+    lines = [f"{_SAID[e['kind']]} {_clock(e['time'])} \u201c{e['text']}\u201d" for e in items if e["kind"] in _SAID]
+    lines += [f"{e['kind']} {e['text']} {_clock(e['time'])}" for e in items if e["kind"] not in _SAID]
+    return "\n".join(lines[:most])
+
+
 def search(
     text: Optional[str] = typer.Argument(None, help="Free text, e.g. \"piano\" or \"close-up of Anna smiling\"."),
     size: List[str] = typer.Option([], "--size", help="Shot size: ECU, CU, MS, FS or LS (repeat for any of several)."),
     character: List[str] = typer.Option([], "--character", help="Character id or (part of) a name; repeat to need several."),
     expression: Optional[str] = typer.Option(None, help="Facial expression, e.g. happy."),
+    mood: Optional[str] = typer.Option(None, help="The shot's mood, e.g. calm (happy, excited, intense, tense, sad, "
+                                       "gloomy, calm, relaxed)."),
     tag: List[str] = typer.Option([], "--tag", help="ImageNet tag the shot must have, e.g. \"grand piano\" (repeatable)."),
     obj: List[str] = typer.Option([], "--object", help="COCO object the shot must show, e.g. car (repeatable)."),
     video: Optional[str] = typer.Option(None, help="Only this video (id, filename, path or fingerprint)."),
@@ -39,13 +51,13 @@ def search(
     from reelscope.archive.search import SearchQuery, search as run
     from reelscope.errors import ReelscopeError
 
-    if not (text or size or character or expression or tag or obj or video or start is not None or end is not None):
+    if not (text or size or character or expression or mood or tag or obj or video or start is not None or end is not None):
         fail("give some text or a filter (--size, --character, --expression, --tag, --object, --video, --start, --end)")
     if clip_model is not None and not clip_model.is_dir():
         fail(f"{clip_model}: no such CLIP model folder")
     arch = open_archive(archive, db)
     vid = video_of(arch, video).id if video else None
-    query = SearchQuery(text=text, sizes=[s.upper() for s in size], characters=character, expression=expression,
+    query = SearchQuery(text=text, sizes=[s.upper() for s in size], characters=character, expression=expression, mood=mood,
                         tags=tag, objects=obj, video=vid, start=start, end=end, semantic=not exact,
                         clip_model=str(clip_model) if clip_model else None)
     try:
@@ -59,20 +71,24 @@ def search(
         return
     for note in res.notes:
         out.print(f"[dim]{note}[/dim]", highlight=False)
-    if res.parsed and (res.parsed["sizes"] or res.parsed["characters"] or res.parsed["expressions"] or res.parsed["concepts"]):
+    if res.parsed and (res.parsed["sizes"] or res.parsed["characters"] or res.parsed["expressions"] or res.parsed["concepts"]
+                       or res.parsed["phrases"] or res.parsed["moods"]):
         p = res.parsed
         read = [f"size {', '.join(p['sizes'])}" if p["sizes"] else "", f"character {', '.join(p['characters'])}" if p["characters"] else "",
-                f"expression {', '.join(p['expressions'])}" if p["expressions"] else ""]
+                f"expression {', '.join(p['expressions'])}" if p["expressions"] else "",
+                f"mood {', '.join(p['moods'])}" if p["moods"] else ""]
+        read += [f"said or written \u201c{x}\u201d" for x in p["phrases"]]
         read += [f"{c['text']} → {', '.join(x['label'] for x in c['labels'][:4])}" for c in p["concepts"]]
         out.print("read as: " + "; ".join(x for x in read if x), highlight=False)
     if not res.items:
         out.print("nothing found")
         return
-    t = Table("#", "score", "video", "shot", "at", "frame", "size", "why")
+    t = Table("#", "score", "video", "shot", "at", "frame", "size", "why", "evidence")
     for k, h in enumerate(res.items, start=res.offset + 1):
         who = f" {h['name']}" if h.get("name") else ""
         t.add_row(str(k), "" if h["score"] is None else f"{h['score']:.2f}", f"{h['filename']} ({h['video_id']})",
                   "" if h["shot_index"] is None else str(h["shot_index"] + 1), _clock(h["time"]), str(h["frame"]),
-                  h.get("size") or "", (h["kind"] + who + ": " if h["kind"] != "shot" else "") + ", ".join(h["matched"]))
+                  h.get("size") or "", (h["kind"] + who + ": " if h["kind"] != "shot" else "") + ", ".join(h["matched"]),
+                  _evidence(h.get("evidence") or []))
     out.print(t)
     out.print(f"{len(res.items)} of {res.total} hits" + (f" (from {res.offset + 1})" if res.offset else ""), highlight=False)

@@ -86,3 +86,39 @@ def build(archive) -> dict:
                                      x=1, y=2, w=30, h=20, score=sc))
         return {"concert": concert.id, "street": street.id, "anna": anna.id, "ben": ben.id,
                 "anna_concert": anna1.id, "ben_concert": ben1.id, "anna_street": anna2.id}
+
+
+def add_speech_and_more(archive, ids: dict) -> None:
+    """Transcripts written by the speech stage's writer, a label stored only on frames, action
+    tags and a mood, over the rows of ``build``:
+
+    concert shot 1 (2-4 s)  said "See you tomorrow, Anna." (2.2-3.4 s)
+    concert shot 2 (4-6 s)  said "Tomorrow never comes." (4.5-5.5 s); action tag "dancing"; mood calm (tag and shot)
+    street shot 0 (0-2 s)   said "You see, tomorrow." (0.5-1.5 s): the same words, another order
+    street shot 2 (4-6 s)   tag "umbrella" on frame 110 only (no shot aggregate)
+    """
+    from sqlalchemy import select
+
+    from reelscope.archive.speech_io import write_speech
+    from reelscope.audio.transcribe import Transcript, TranscriptSegment, Word
+
+    def seg(words: list[tuple[str, float, float]]) -> TranscriptSegment:
+        return TranscriptSegment(words[0][1], words[-1][2], "".join(w for w, _, _ in words), "en", 0.99, -0.2, 0.01,
+                                 [Word(a, b, w, 0.9) for w, a, b in words])
+
+    said = {
+        "concert": [seg([(" See", 2.2, 2.5), (" you", 2.5, 2.7), (" tomorrow,", 2.7, 3.1), (" Anna.", 3.1, 3.4)]),
+                    seg([(" Tomorrow", 4.5, 4.9), (" never", 4.9, 5.2), (" comes.", 5.2, 5.5)])],
+        "street": [seg([(" You", 0.5, 0.7), (" see,", 0.7, 1.0), (" tomorrow.", 1.0, 1.5)])],
+    }
+    with archive.session() as s, s.begin():
+        for name, segs in said.items():
+            v = s.get(db.Video, ids[name])
+            write_speech(s, v, {"speech": Transcript(available=True, model="base", language="en", segments=segs)}, {})
+        concert, street = ids["concert"], ids["street"]
+        s.add(db.Tag(video_id=street, shot_idx=2, frame=110, time=110 / FPS, label="umbrella", source="imagenet",
+                     score=0.40))
+        s.add(db.Tag(video_id=concert, shot_idx=2, frame=None, time=4.0, label="dancing", source="action", score=0.8))
+        s.add(db.Tag(video_id=concert, shot_idx=2, frame=None, time=4.0, label="calm", source="mood", score=0.7))
+        sh = s.scalars(select(db.Shot).where(db.Shot.video_id == concert, db.Shot.idx == 2)).one()
+        sh.mood, sh.mood_confidence = "calm", 0.7

@@ -28,20 +28,23 @@ Label = Annotated[list[Annotated[str, Query(min_length=1, max_length=128, patter
 def search(st: State, offset: Offset = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
            q: Annotated[Text, Query(description="free text, e.g. 'piano' or 'close-up of Anna smiling': shot sizes, "
                                                 "names and expressions become filters, other words are matched to "
-                                                "tags and objects by meaning; also file and person names")] = None,
+                                                "tags and objects by meaning and looked up in what is said and written (quoted "
+                                                "'phrases' must be said or written); also file and person names")] = None,
            size: Annotated[m.ShotSize | None, Query(description="shot size")] = None,
            character: Annotated[Text, Query(description="character name (part of it) or character id")] = None,
            expression: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z_]+$",
                                                    description="facial expression, e.g. happy")] = None,
            tag: Annotated[Label, Query(description="ImageNet tag the shot must have, e.g. 'grand piano' (repeatable)")] = None,
            object: Annotated[Label, Query(description="COCO object the shot must show, e.g. car (repeatable)")] = None,
+           mood: Annotated[str | None, Query(max_length=16, pattern=r"^[a-z]+$",
+                                             description="the shot's mood, e.g. calm")] = None,
            video: Annotated[int | None, Query(ge=1, le=m.MAX_ID)] = None,
            start: Annotated[Seconds, Query(description="from this time (seconds)")] = None,
            end: Annotated[Seconds, Query(description="up to this time (seconds)")] = None,
            semantic: Annotated[bool, Query(description="match words to labels by meaning (text embeddings)")] = True
            ) -> dict:
     query = SearchQuery(text=q or None, sizes=[size] if size else [], characters=[character] if character else [],
-                        expression=expression, tags=tag or [], objects=object or [], video=video, start=start,
+                        expression=expression, mood=mood, tags=tag or [], objects=object or [], video=video, start=start,
                         end=end, semantic=semantic)
     try:
         return run_search(st.archive, query, limit=limit, offset=offset).as_dict()

@@ -306,6 +306,17 @@ class EvidenceFrame(BaseModel):
     label: str
 
 
+class Evidence(BaseModel):
+    kind: Literal["transcript", "text", "tag", "object", "pose", "expression", "face", "clip"] = Field(
+        description="transcript (said), text (on screen), tag, object, pose (an action), expression, face, clip")
+    text: str = Field(description="the transcript line, the on-screen text, or the label / name")
+    match: str | None = Field(None, description="the words of the query found in it (transcript and text)")
+    time: float = Field(description="seconds: where it is said / shown")
+    end_time: float | None = None
+    frame: int | None = Field(None, description="the frame that shows it")
+    score: float | None = None
+
+
 class SearchHit(BaseModel):
     kind: Literal["shot", "character"]
     video_id: int
@@ -324,10 +335,13 @@ class SearchHit(BaseModel):
     score: float | None = Field(None, description="ranking score (higher first); null for character hits")
     labels: list[MatchedLabel] = Field([], description="labels of the shot that matched the text's concepts")
     frames: list[EvidenceFrame] = Field([], description="frames of the shot that show the match, best first")
+    evidence: list[Evidence] = Field([], description="what was found in the shot, strongest first: lines said or "
+                                                  "written, then labels")
 
 
 class SearchPage(Page[SearchHit]):
     parsed: dict[str, Any] | None = Field(None, description="how the free text was read: sizes, characters, "
-                                                            "expressions, concepts (labels), ignored words")
+                                                            "expressions, moods, concepts (labels), quoted "
+                                                            "phrases, words, ignored words")
     semantic: bool = Field(False, description="whether text embeddings mapped words to labels")
     notes: list[str] = []

@@ -21,6 +21,12 @@ similarity x evidence (tag probability x 2 capped at 1, object score, 1 for an e
 plus 0.5 for the file name, 1 for a person's name and the CLIP similarity; filters alone score
 their shot-size confidence (or 1). Hits are ranked by score, then by video and shot.
 
+Quoted phrases ("close-up of Anna saying 'see you tomorrow'") must be said or written in the shot
+(word for word, in order: ``search_text`` asks every registered text source, the transcript and
+on-screen text); the other words are looked up there too. Each adds to the score (a phrase 1, a
+word 0.5), so hits from labels, speech and on-screen text rank on one scale. Mood words (or
+``mood``) filter on the shot's mood.
+
 Every hit is a shot with the frame that best shows why it matched (a frame tag, an object
 detection, a face), its time, a link for the web app and the evidence (``matched``,
 ``labels``, ``frames``). When the query names people, one ``character`` hit per matching
@@ -34,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import false, func, or_, select, tuple_
 
 from reelscope.archive import schema as db
 from reelscope.archive.search_evidence import collect_evidence, face_query, like
@@ -52,6 +58,7 @@ class SearchQuery:
     characters: Sequence[str | int] = ()
     sizes: Sequence[str] = ()
     expression: str | None = None
+    mood: str | None = None  # the shot's mood (reelscope.mood.MOODS)
     video: int | None = None
     start: float | None = None
     end: float | None = None
@@ -109,13 +116,16 @@ def search(archive, query: str | SearchQuery, limit: int = 50, offset: int = 0) 
     bad = [s for s in sizes if s not in SIZES]
     if bad:
         raise ValueError(f"unknown shot size {bad[0]!r} (use {', '.join(SIZES)})")
+    if q.mood:
+        from reelscope.mood.circle import MOODS
+        if q.mood not in MOODS:
+            raise ValueError(f"unknown mood {q.mood!r} (use {', '.join(MOODS)})")
     vocab = vocabulary_for(archive, q.semantic) if (text or q.tags or q.objects) else None
     notes: list[str] = []
     with archive.session() as s:
         parsed = parse(text, vocab, s, q.min_similarity) if text else Parsed()
-        if parsed.ignored:
-            notes.append(f"no label close to: {', '.join(parsed.ignored)}")
         sizes = sizes or parsed.sizes
+        moods = [q.mood] if q.mood else parsed.moods
         expression = q.expression or (parsed.expressions[0] if parsed.expressions else None)
         # people: explicit characters (id or part of a name), names found in the text
         people = [("character", _character_cond(s, c)) for c in q.characters if str(c).strip()]
@@ -135,6 +145,8 @@ def search(archive, query: str | SearchQuery, limit: int = 50, offset: int = 0) 
             conds.append(db.Shot.video_id == q.video)
         if sizes:
             conds.append(db.Shot.size.in_(sizes))
+        if moods:
+            conds.append(db.Shot.mood.in_(moods))
         if q.start is not None:
             conds.append(db.Shot.end_time > q.start)
         if q.end is not None:
@@ -155,13 +167,20 @@ def search(archive, query: str | SearchQuery, limit: int = 50, offset: int = 0) 
                                  .where(db.ObjectTrack.label.in_(labels))))
         # text evidence
         ev = collect_evidence(s, archive, q, text, parsed, key, notes)
+        for shots in ev.phrase_shots:  # a quoted phrase must be said or written in the shot
+            conds.append(key.in_(sorted(shots)) if shots else false())
+        unfound = parsed.ignored = [w for w in parsed.ignored if w not in ev.found_words]
+        if unfound:
+            notes.insert(0, f"no label close to: {', '.join(unfound)}")
         # text evidence is needed unless the text was all filters (words matching nothing are then
         # dropped, except where they are in a file name or a person's name)
-        need_text = bool(text) and bool(parsed.concepts or not parsed.has_filters or ev.file_videos or ev.name_keys)
+        need_text = bool(text) and bool(parsed.concepts or not parsed.has_filters or ev.file_videos or ev.name_keys
+                                        or ev.texts)
         # people hits: when the query is about people (not about shot sizes or things), each character
         # seen in a shot that meets the shot filters
         char_hits = []
-        if (people or (need_text and ev.name_keys)) and not sizes and not parsed.concepts:
+        if (people or (need_text and ev.name_keys)) and not sizes and not parsed.concepts and not ev.texts \
+                and not parsed.phrases:
             pc = [c for _, c in people] if people else [ev.name_cond]
             in_shots = [tuple_(db.Face.video_id, db.FaceTrack.shot_idx).in_(select(db.Shot.video_id, db.Shot.idx)
                                                                           .where(*conds))] if conds else []
@@ -172,7 +191,7 @@ def search(archive, query: str | SearchQuery, limit: int = 50, offset: int = 0) 
         items = char_hits[offset:offset + limit]
         shot_offset, shot_limit = max(0, offset - n_char), limit - len(items)
         reasons = [r for r, on in (("size", sizes), ("character", q.characters), ("name", parsed.characters),
-                                   ("expression", expression),
+                                   ("expression", expression), ("mood", moods),
                                    ("time", q.start is not None or q.end is not None)) if on]
         reasons += [f"tag:{ls[0]}" for ls in tag_filter] + [f"object:{ls[0]}" for ls in obj_filter]
         if need_text or ev.clip:
@@ -225,7 +244,9 @@ def _character_hits(s, people_conds: list, conds: list, matched: list[str], expr
         seen[cid] = {"kind": "character", "video_id": vid, "filename": filename, "frame": frame,
                      "time": round(t, 6), "url": link(vid, t), "shot_index": shot, "character_id": cid,
                      "name": name, "expression": expr, "image": thumb, "score": None,
-                     "matched": matched + (["expression"] if expression else []), "labels": [], "frames": []}
+                     "matched": matched + (["expression"] if expression else []), "labels": [], "frames": [],
+                     "evidence": [{"kind": "face", "text": name or f"character {cid}", "match": None,
+                                   "time": round(t, 3), "end_time": None, "frame": frame, "score": None}]}
     return list(seen.values())
 
 

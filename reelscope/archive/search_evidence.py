@@ -1,6 +1,13 @@
 """What a search found for each shot: the rows behind the text's concepts (tags, object
 tracks, expressions), file-name and person-name matches, CLIP similarities; their score; and
-the hit a shot becomes (best frame, reasons, labels, frames). Used by ``archive.search``."""
+the hit a shot becomes (best frame, reasons, labels, frames). Used by ``archive.search``.
+
+Tags count per shot from the stage's shot aggregate where there is one, else from the best frame
+that carries the label (a label stored only on frames still makes a hit). Mood tags are not
+content (the mood filter reads them). Quoted phrases and the query's words are looked up in
+every text source (``search_text``: transcript, on-screen text); each hit's ``evidence`` lists
+what was found, kind transcript | text | tag | object | pose | expression | face, with its text,
+time and frame."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,8 +15,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, tuple_
 
 from reelscope.archive import schema as db
+from reelscope.archive.search_vocab import MOOD_SOURCE
 
 NAME_WEIGHT, FILE_WEIGHT = 1.0, 0.5
+PHRASE_WEIGHT, WORD_WEIGHT = 1.0, 0.5  # a quoted phrase said/written in the shot; one of the query's words
+TAG_KINDS = {"action": "pose"}  # Tag.source -> evidence kind (else "tag")
+MAX_EVIDENCE = 6
 MAX_FRAMES = 3  # evidence frames listed per hit
 
 
@@ -41,6 +52,11 @@ class Evidence:
     clip: dict = field(default_factory=dict)  # key -> (similarity, frame, time)
     alternatives: list = field(default_factory=list)  # SQL conditions: a shot has some text evidence
     name_cond: object = None  # SQL condition on Identity.name: holds the text (or an unmatched word)
+    texts: dict = field(default_factory=dict)  # key -> [TextHit] of quoted phrases and words
+    phrase_keys: list = field(default_factory=list)  # per quoted phrase: its search keys
+    phrase_shots: list = field(default_factory=list)  # per quoted phrase: the shot keys it is in
+    found_words: set = field(default_factory=set)  # the query's words found said or written
+    tag_sources: dict = field(default_factory=dict)  # tag label -> its Tag.source
 
     def __post_init__(self):
         self._sims = [{(m.kind, m.label): m.similarity for m in c.matches} for c in self.concepts]
@@ -77,7 +93,13 @@ class Evidence:
         total = sum(b[0] for _, b in self._best(k))
         total += NAME_WEIGHT * (k in self.name_keys) + FILE_WEIGHT * (row.video_id in self.file_videos)
         total += self.clip.get(k, (0.0,))[0]
+        said = {(h.phrase, h.phrase in self._phrases) for h in self.texts.get(k, ())}
+        total += sum(PHRASE_WEIGHT if quoted else WORD_WEIGHT for _, quoted in said)
         return round(total, 4)
+
+    @property
+    def _phrases(self) -> set:
+        return {" ".join(p) for p in self.phrase_keys}
 
     # ---- candidates --------------------------------------------------------------------------
     def candidates(self, s, conds: list) -> list:
@@ -132,9 +154,12 @@ class Evidence:
             labels = self.matched_labels(k)
             frames = self._frames(k, labels, detections, tag_frames.get(k, ()))
             face = faces.get(k) or self.name_keys.get(k)
+            said = sorted(self.texts.get(k, ()), key=lambda h: (h.phrase not in self._phrases, h.start))
             frame, t = r.start_frame, r.start_time
             if face is not None:
                 frame, t = face[2], face[3]
+            elif said:
+                frame, t = said[0].frame, said[0].start
             elif frames:
                 frame, t = frames[0]["frame"], frames[0]["time"]
             elif start is not None and start > r.start_time:
@@ -142,6 +167,7 @@ class Evidence:
                 frame, t = min(r.end_frame, r.start_frame + int((start - r.start_time) * fps + 1e-6)), start
             why = ([x for x in ("filename",) if r.video_id in self.file_videos]
                    + (["name"] if k in self.name_keys and "name" not in reasons else []) + reasons
+                   + [f"{h.kind}:'{h.phrase}'" for h in said]
                    + [f"{x['kind']}:{x['label']}" for x in labels] + (["clip"] if k in self.clip else []))
             out.append({"kind": "shot", "video_id": r.video_id, "filename": files.get(r.video_id, ""),
                         "frame": int(frame), "time": round(t, 6), "url": _link(r.video_id, t), "shot_index": r.idx,
@@ -150,8 +176,38 @@ class Evidence:
                         "name": face[5] if face is not None else None,
                         "expression": face[6] if face is not None else None,
                         "image": images.get(r.id), "score": score, "matched": list(dict.fromkeys(why)),
-                        "labels": labels, "frames": frames})
+                        "labels": labels, "frames": frames,
+                        "evidence": self._evidence(said, frames, labels, face, r)})
         return out
+
+    def _evidence(self, said: list, frames: list[dict], labels: list[dict], face, shot) -> list[dict]:
+        """What was found in the shot, strongest first: lines said or written, then labels (on
+        the frame that shows them, or the shot's first frame for a label known per shot only)."""
+        out, seen = [], set()
+        for h in said:
+            if (h.kind, h.text, round(h.start, 2)) in seen:
+                continue
+            seen.add((h.kind, h.text, round(h.start, 2)))
+            out.append({"kind": h.kind, "text": h.text, "match": h.phrase, "time": round(h.start, 3),
+                        "end_time": round(h.end, 3), "frame": h.frame, "score": round(h.score, 4)})
+        kinds = {x["label"]: x["kind"] for x in labels}
+        for f in frames:
+            kind = kinds.get(f["label"], "clip" if f["label"] == "clip" else "tag")
+            if kind == "tag":
+                kind = TAG_KINDS.get(self.tag_sources.get(f["label"]), "tag")
+            out.append({"kind": kind, "text": f["label"], "match": None, "time": f["time"], "end_time": None,
+                        "frame": f["frame"], "score": f["score"]})
+        shown = {f["label"] for f in frames}
+        for x in labels:
+            if x["label"] in shown or x["kind"] == "expression":
+                continue
+            kind = TAG_KINDS.get(self.tag_sources.get(x["label"]), "tag") if x["kind"] == "tag" else x["kind"]
+            out.append({"kind": kind, "text": x["label"], "match": None, "time": round(shot.start_time, 3),
+                        "end_time": round(shot.end_time, 3), "frame": int(shot.start_frame), "score": x["score"]})
+        if face is not None and face[5]:
+            out.append({"kind": "face", "text": face[5], "match": None, "time": round(face[3], 3), "end_time": None,
+                        "frame": int(face[2]), "score": None})
+        return out[:MAX_EVIDENCE]
 
     def _frames(self, k, labels: list[dict], detections: dict, tag_frames) -> list[dict]:
         """The shot's frames that show the matched labels (or the CLIP match), best first."""
@@ -193,13 +249,23 @@ def collect_evidence(s, archive, q, text: str | None, parsed, key, notes: list[s
         for m in c.matches:
             by_kind.setdefault(m.kind, set()).add(m.label)
     vid = [db.Tag.video_id == q.video] if q.video else []
-    if by_kind.get("tag"):  # shot-level tags (frame null: the stage's per-shot aggregate) rank shots
+    if by_kind.get("tag"):
+        # the shot aggregate (frame null) where there is one, else the best frame with the label
         labels = sorted(by_kind["tag"])
-        shot_tags = select(db.Tag.video_id, db.Tag.shot_idx).where(db.Tag.label.in_(labels), db.Tag.frame.is_(None),
-                                                                   db.Tag.shot_idx.is_not(None), *vid)
-        for v, si, label, sc in s.execute(shot_tags.add_columns(db.Tag.label, db.Tag.score)):
-            ev._add((v, si), "tag", label, tag_strength(sc))
-        ev.alternatives.append(key.in_(shot_tags))
+        tags = select(db.Tag.video_id, db.Tag.shot_idx).where(db.Tag.label.in_(labels), db.Tag.source != MOOD_SOURCE,
+                                                              db.Tag.shot_idx.is_not(None), *vid)
+        shot_level, frame_level = {}, {}
+        for v, si, label, sc, frame, source in s.execute(tags.add_columns(db.Tag.label, db.Tag.score, db.Tag.frame,
+                                                                          db.Tag.source)):
+            ev.tag_sources.setdefault(label, source)
+            into = shot_level if frame is None else frame_level
+            kl = ((v, si), label)
+            into[kl] = max(into.get(kl, 0.0), tag_strength(sc))
+        for kl, st in frame_level.items():
+            shot_level.setdefault(kl, st)
+        for (k, label), st in shot_level.items():
+            ev._add(k, "tag", label, st)
+        ev.alternatives.append(key.in_(tags))
     if by_kind.get("object"):
         labels = sorted(by_kind["object"])
         ov = [db.ObjectTrack.video_id == q.video] if q.video else []
@@ -243,9 +309,35 @@ def collect_evidence(s, archive, q, text: str | None, parsed, key, notes: list[s
                 ev.name_keys.setdefault((r[0], r[1]), r)
             if ev.name_keys:
                 ev.alternatives.append(key.in_(face_query(select(db.FaceTrack.video_id, db.FaceTrack.shot_idx), [name])))
+    _text_evidence(s, q, parsed, key, ev)
     if text:
         _clip_evidence(s, archive, q, text, key, ev, notes)
     return ev
+
+
+def _text_evidence(s, q, parsed, key, ev: Evidence) -> None:
+    """Quoted phrases and the query's words in what is said and written (search_text sources)."""
+    from reelscope.archive.search_text import find_phrase, phrase_keys, word_key
+
+    def within(h) -> bool:
+        return (q.start is None or h.end >= q.start) and (q.end is None or h.start <= q.end)
+
+    ev.phrase_keys = [k for k in (phrase_keys(p) for p in parsed.phrases)]
+    asked = [(ks, True) for ks in ev.phrase_keys] + [([word_key(w)], False) for w in parsed.words
+                                                     if len(word_key(w)) >= 2]
+    found_words = set()
+    for keys, is_phrase in asked:
+        hits = [h for h in find_phrase(s, keys, q.video) if within(h) and h.shot_idx is not None] if keys else []
+        shots = {(h.video_id, h.shot_idx) for h in hits}
+        if is_phrase:
+            ev.phrase_shots.append(shots)
+        elif hits:
+            found_words.add(keys[0])
+        for h in hits:
+            ev.texts.setdefault((h.video_id, h.shot_idx), []).append(h)
+        if shots:
+            ev.alternatives.append(key.in_(sorted(shots)))
+    ev.found_words = found_words
 
 
 def _clip_evidence(s, archive, q, text: str, key, ev: Evidence, notes: list[str]) -> None:

@@ -10,6 +10,12 @@ case-insensitive), expression words ("smiling", "scared", ...). Small words (of,
 are dropped; each remaining run of words is a *concept*, mapped to the labels whose text
 embedding is close (``Vocabulary.nearest``); a run that maps to nothing is tried word by word,
 and words that still map to nothing are reported as ``ignored``.
+
+Quoted parts ('see you tomorrow', "EXIT") are *phrases*: looked up word for word, in order, in
+what is said and written (``search_text``), never mapped to labels. Words such as "saying" or
+"written" only introduce them. The other words (``words``) are also looked up one by one in
+what is said and written. Mood words ("calm", "tense", "gloomy"; "happy mood") become the mood
+filter, never content labels ("happy" and "sad" alone stay facial expressions).
 """
 from __future__ import annotations
 
@@ -26,6 +32,19 @@ STOPWORDS = frozenset("""a an the of with and or in on at to from by for is are 
 frame frames scene scenes showing show shows shown where who whom that which some any find me video videos clip clips
 image images picture pictures photo photos there it its their his her him she he they them while as into onto near
 next over under this these those one two very just""".split())
+# words that introduce what is said or written: "Anna saying 'tomorrow'", "sign reading 'EXIT'"
+MODALITY_WORDS = frozenset("""say says said saying tell tells telling told speak speaks speaking talk talks talking
+mention mentions mentioning word words phrase read reads reading written writing caption captions subtitle subtitles
+onscreen dialogue dialog""".split())
+_QUOTED = re.compile(r'"([^"]+)"|\u201c([^\u201d]+)\u201d|\u2018([^\u2019]+)\u2019|(?<![\w\'])\'([^\']+)\'(?![\w])')
+
+
+def _moods() -> dict[str, str]:
+    from reelscope.mood.circle import MOODS
+
+    out = {f"{m} mood": m for m in MOODS}
+    out.update({m: m for m in MOODS if m not in EXPRESSION_WORDS})
+    return out
 
 
 @dataclass
@@ -41,17 +60,20 @@ class Parsed:
     expressions: list[str] = field(default_factory=list)
     concepts: list[Concept] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)  # quoted: said or written, word for word
+    words: list[str] = field(default_factory=list)  # the concept words, also looked up in what is said/written
+    moods: list[str] = field(default_factory=list)
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.sizes or self.characters or self.expressions)
+        return bool(self.sizes or self.characters or self.expressions or self.phrases or self.moods)
 
     def as_dict(self) -> dict:
         return {"sizes": self.sizes, "characters": self.characters, "expressions": self.expressions,
                 "concepts": [{"text": c.text, "labels": [{"kind": m.kind, "label": m.label,
                                                           "similarity": m.similarity} for m in c.matches]}
                              for c in self.concepts],
-                "ignored": self.ignored}
+                "ignored": self.ignored, "phrases": self.phrases, "words": self.words, "moods": self.moods}
 
 
 def words(text: str) -> list[tuple[str, str]]:
@@ -67,9 +89,23 @@ def _identity_names(session, grams: set[str]) -> dict[str, str]:
     return {name.lower(): name for (name,) in rows}
 
 
+def quoted(text: str) -> tuple[list[str], str]:
+    """The quoted phrases of ``text`` and the text without them (a comma in their place)."""
+    found = []
+
+    def take(m):
+        phrase = next(g for g in m.groups() if g is not None).strip()
+        if phrase:
+            found.append(phrase)
+        return " , "
+    return found, _QUOTED.sub(take, text)
+
+
 def parse(text: str, vocab: Vocabulary, session=None, min_similarity: float = 0.6) -> Parsed:
-    ws = words(text)
     out = Parsed()
+    out.phrases, text = quoted(text)
+    moods = _moods()
+    ws = words(text)
     grams = {" ".join(w for _, w in ws[i:j]) for i in range(len(ws)) for j in range(i + 1, min(len(ws), i + MAX_WORDS) + 1)}
     names = _identity_names(session, grams) if session is not None else {}
     rest: list[list[str]] = [[]]  # runs of words left for concepts
@@ -84,6 +120,8 @@ def parse(text: str, vocab: Vocabulary, session=None, min_similarity: float = 0.
                 _add(out.sizes, ws[i][0])
             elif gram in names:
                 _add(out.characters, names[gram])
+            elif gram in moods and (n > 1 or gram not in EXPRESSION_WORDS):
+                _add(out.moods, moods[gram])
             elif n == 1 and gram in EXPRESSION_WORDS:
                 _add(out.expressions, EXPRESSION_WORDS[gram])
             else:
@@ -95,12 +133,13 @@ def parse(text: str, vocab: Vocabulary, session=None, min_similarity: float = 0.
             i += took
             continue
         w = ws[i][1]
-        if w in STOPWORDS:
+        if w in STOPWORDS or w in MODALITY_WORDS:
             rest.append([])
         else:
             rest[-1].append(w)
         i += 1
     for run in (r for r in rest if r):
+        out.words += [w for w in run if w not in out.words]
         _concepts(" ".join(run), vocab, out, min_similarity, split=len(run) > 1)
     return out
 

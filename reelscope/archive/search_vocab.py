@@ -50,6 +50,7 @@ EXPRESSION_TEXTS = {
     "neutral": ("neutral expression", "expressionless face"),
 }
 KINDS = ("tag", "object", "expression")
+MOOD_SOURCE = "mood"  # Tag rows of the mood stage (archive.mood_io): not content labels
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ def vocabulary_for(archive, semantic: bool = True) -> Vocabulary:
         if hit and now - hit[0] < TTL:
             return hit[2]
     with archive.session() as s:
-        tag_labels = [r for (r,) in s.execute(select(db.Tag.label).distinct())]
+        # mood is not content: mood words go through the mood filter (search_parse), not labels
+        tag_labels = [r for (r,) in s.execute(select(db.Tag.label).where(db.Tag.source != MOOD_SOURCE).distinct())]
         obj_labels = [r for (r,) in s.execute(select(db.ObjectTrack.label).distinct())]
     # only labels stored in the archive can be found: they are the vocabulary (embedded once each)
     labels = {"tag": sorted(tag_labels), "object": sorted(obj_labels), "expression": list(EXPRESSIONS)}

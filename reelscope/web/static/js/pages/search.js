@@ -123,6 +123,15 @@ export async function render(root, _params, query) {
         h("a.frame-chip", { href: `/videos/${x.video_id}?t=${f.time.toFixed(3)}`, dataset: { link: "" } },
           `${clock(f.time, 2)} ${f.label}`)))
       : null;
+    // what was said or written in the shot (and the labels), each opening the video there
+    const said = (x.evidence || []).filter((e) => e.kind === "transcript" || e.kind === "text");
+    const evidence = said.length
+      ? h("span.hit-evidence", said.map((e) =>
+        h("a.evidence-line", { href: `/videos/${x.video_id}?t=${e.time.toFixed(3)}`, dataset: { link: "", kind: e.kind } },
+          h("span.badge", e.kind === "transcript" ? "said" : "on screen"), ` ${clock(e.time, 2)} `,
+          h("q", e.text))))
+      : null;
+    const tagged = (x.evidence || []).filter((e) => e.kind === "pose");
     return h("li.hit", { dataset: { kind: x.kind, video: String(x.video_id), character: x.character_id ?? "" } },
       h("a.hit-link", { href: x.url, dataset: { link: "" } },
         x.image ? h("img.hit-img", { src: mediaUrl(x.image), alt: "", loading: "lazy" })
@@ -131,8 +140,9 @@ export async function render(root, _params, query) {
           h("span.hit-title", h("span.badge", x.kind), " ", title),
           h("span.muted", facts.join(" · ")),
           labels.length ? h("span.labels", labels) : null,
+          tagged.length ? h("span.matched", `action: ${tagged.map((e) => e.text).join(", ")}`) : null,
           x.matched.length ? h("span.matched", `matched: ${x.matched.join(", ")}`) : null)),
-      frames);
+      evidence, frames);
   }
 
   // How the free text was read: filters, the labels each word matched, words that matched nothing.
@@ -146,6 +156,8 @@ export async function render(root, _params, query) {
     if (p.sizes.length) parts.push(`size ${p.sizes.join(" or ")}`);
     if (p.characters.length) parts.push(`with ${p.characters.join(" and ")}`);
     if (p.expressions.length) parts.push(p.expressions.join(", "));
+    if ((p.moods || []).length) parts.push(`mood ${p.moods.join(" or ")}`);
+    for (const ph of p.phrases || []) parts.push(`said or written “${ph}”`);
     for (const c of p.concepts) parts.push(`“${c.text}” → ${c.labels.slice(0, 4).map((l) => l.label).join(", ")}`);
     clear(reading,
       parts.length ? `Read as: ${parts.join(" · ")}` : null,
@@ -155,7 +167,8 @@ export async function render(root, _params, query) {
   }
 
   function intro() {
-    return emptyState("Search the archive.", "Describe what you look for (\"piano\", \"close-up of Anna smiling\"), "
+    return emptyState("Search the archive.", "Describe what you look for (\"piano\", \"close-up of Anna smiling\", "
+      + "\"saying 'see you tomorrow'\"), "
       + "type a file or person name, or choose a shot size, a character, an expression, a tag, an object or a time "
       + "range. Every result opens the video at that moment.");
   }

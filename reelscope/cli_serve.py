@@ -43,12 +43,24 @@ def serve(
     heavy_slots: Optional[int] = typer.Option(None, min=1, help="Image analyses run at once inside requests; "
                                                                 "more get HTTP 429 (default: $REELSCOPE_HEAVY_SLOTS "
                                                                 "or 2)."),
+    job_workers: Optional[int] = typer.Option(None, min=1, help="Jobs run at once (default: $REELSCOPE_JOB_WORKERS "
+                                                                "or 1)."),
+    job_retention_days: Optional[float] = typer.Option(
+        None, min=0, help="Ended jobs older than this many days are deleted (default: "
+                          "$REELSCOPE_JOB_RETENTION_DAYS or 30)."),
+    job_keep: Optional[int] = typer.Option(None, min=0, help="At most this many ended jobs are kept (default: "
+                                                            "$REELSCOPE_JOB_KEEP or 1000)."),
+    resume: Optional[bool] = typer.Option(None, "--resume/--no-resume",
+                                          help="Run jobs interrupted by a stop of the server again at start-up "
+                                               "(default: $REELSCOPE_JOB_RESUME or yes)."),
 ):
-    """Serve the archive over HTTP: REST API with OpenAPI docs at /docs."""
+    """Serve the archive over HTTP: REST API with OpenAPI docs at /docs, the web app, and the job
+    runner (jobs are kept in the archive: a restarted server resumes what was interrupted)."""
     try:
         import uvicorn
 
         from reelscope.api.app import create_app, settings_from_env
+        from reelscope.api.jobs import JobSettings
     except ImportError as e:
         fail(f"the API needs its extra: pip install 'reelscope[api]' ({e})")
     from reelscope.errors import ReelscopeError
@@ -77,6 +89,8 @@ def serve(
         err.print(f"[yellow]warning:[/yellow] no API token: anyone who reaches {host}:{port} can change the "
                   "archive (set --token or REELSCOPE_API_TOKEN)", highlight=False)
     try:
+        kw["jobs"] = JobSettings.from_env(workers=job_workers, retention_days=job_retention_days, keep=job_keep,
+                                          resume=resume)
         app = create_app(archive, db, **kw)
     except ReelscopeError as e:
         fail(str(e))

@@ -3,6 +3,7 @@ then the whole path on a synthetic clip with sound: stage -> archive -> summary 
 from __future__ import annotations
 
 import itertools
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -471,8 +472,18 @@ def test_story_api(story_archive, tmp_path):
         assert c.post(f"/api/videos/{o.video_id}/summaries", json={"length": "3s"}).status_code == 401
         assert c.post(f"/api/videos/{o.video_id}/summaries", json={"length": "soon"}, headers=auth).status_code == 422
         r = c.post(f"/api/videos/{o.video_id}/summaries", json={"length": "3s", "crossfade": 0.2}, headers=auth)
-        assert r.status_code == 201, r.text
-        s = r.json()
+        assert r.status_code == 202, r.text  # a job: the render runs outside the request
+        job = r.json()
+        assert job["kind"] == "summary" and job["video_id"] == o.video_id
+        assert job["id"] in [j["id"] for j in c.get("/api/jobs").json()]  # on the one Jobs list
+        t0 = time.monotonic()
+        while job["status"] not in ("done", "failed", "cancelled"):
+            assert time.monotonic() - t0 < 120, job
+            time.sleep(0.1)
+            job = c.get(f"/api/jobs/{job['id']}").json()
+        assert job["status"] == "done" and job["progress"]["percent"] == 100, job
+        s = c.get(f"/api/summaries/{job['result']['summary_id']}").json()
+        assert job["url"] == s["url"]
         assert s["seconds"] <= 3.0 + 1e-6 and s["url"] == f"/api/summaries/{s['id']}/file"
         f = c.get(s["url"], headers={"Range": "bytes=0-99"})
         assert f.status_code == 206 and len(f.content) == 100 and f.headers["content-type"] == "video/mp4"

@@ -382,26 +382,48 @@ def test_search_finds_named_character(server, page):
 @pytest.mark.slow
 def test_jobs_page_progress_and_cancel(server, page):
     jobs = server.app.state.reelscope.jobs
-    gate = threading.Event()
-    blocker = jobs._pool.submit(gate.wait, 60)  # hold the single worker so the next job stays queued
+    jobs.shutdown()  # no worker for a moment: the next job stays queued
     try:
         queued = call(server, "/api/jobs", {"path": str(server.root / "short.mp4"), "stages": ["shots"]})
         page.goto(server.url + "/jobs")
         row = page.locator(f'tr[data-job="{queued["id"]}"]')
         expect()(row).to_contain_text("short.mp4")
+        expect()(row).to_contain_text("Analysis")
         expect()(row.locator(".status")).to_have_text("queued")
         page.evaluate(f"localStorage.setItem('reelscope.token', {json.dumps(TOKEN)})")
         row.get_by_role("button", name=re.compile("^Cancel")).click()
         expect()(row.locator(".status")).to_have_text("cancelled")
         expect()(row.get_by_role("button", name=re.compile("^Cancel"))).to_be_hidden()
     finally:
-        gate.set()
-        blocker.result(timeout=60)
+        jobs.start()
 
     job = call(server, "/api/jobs", {"path": str(server.root / "short.mp4"), "stages": ["shots", "keyframes"]})
     row = page.locator(f'tr[data-job="{job["id"]}"]')  # appears by polling, without a reload
     expect()(row).to_be_visible()
     expect()(row.locator(".status")).to_have_text("done", timeout=60_000)
-    expect()(row.locator("progress")).to_have_attribute("value", "1")
+    expect()(row.locator(".progress-text")).to_have_text("100%")
     row.get_by_role("link", name=re.compile("Open video")).click()
     expect()(page.locator("h1")).to_have_text("short.mp4")
+
+
+@pytest.mark.slow
+def test_jobs_page_failure_in_one_sentence(server, page, bad_files):
+    """A failed job: no full bar, one sentence, the traceback only behind "Details"."""
+    broken = server.root / "broken.mp4"
+    shutil.copy(bad_files["truncated"], broken)  # a header, then half the frames
+    job = call(server, "/api/jobs", {"path": str(broken), "stages": ["shots"]})
+    page.goto(server.url + "/jobs")
+    page.evaluate(f"localStorage.setItem('reelscope.token', {json.dumps(TOKEN)})")
+    page.reload()
+    row = page.locator(f'tr[data-job="{job["id"]}"]')
+    expect()(row.locator(".status")).to_have_text("failed", timeout=60_000)
+    err = row.locator(".job-error")
+    expect()(err).to_contain_text("broken.mp4")
+    text = err.inner_text()
+    assert "Traceback" not in text and "\n" not in text.strip() and str(server.root) not in text
+    expect()(row.locator("progress")).to_be_hidden()
+    detail = row.locator("details.job-detail")
+    if call(server, f"/api/jobs/{job['id']}")["detail"]:  # a traceback exists: behind the toggle
+        expect()(detail.locator("pre")).to_be_hidden()
+        detail.locator("summary").click()
+        expect()(detail.locator("pre")).to_be_visible()

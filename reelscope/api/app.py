@@ -9,7 +9,10 @@ library (reelscope.analysis, reelscope.people.photos, reelscope.archive.gallery)
 Environment (app_from_env, ``reelscope serve``): REELSCOPE_ARCHIVE, REELSCOPE_DB_URL,
 REELSCOPE_API_TOKEN, REELSCOPE_READ_TOKEN_REQUIRED (1/true), REELSCOPE_ALLOWED_ROOTS
 (os.pathsep-separated folders), REELSCOPE_MAX_UPLOAD_MB, REELSCOPE_MAX_IMAGE_PIXELS,
-REELSCOPE_HEAVY_SLOTS, REELSCOPE_ALLOWED_HOSTS (comma- or space-separated Host names).
+REELSCOPE_HEAVY_SLOTS, REELSCOPE_ALLOWED_HOSTS (comma- or space-separated Host names); jobs:
+REELSCOPE_JOB_WORKERS, REELSCOPE_JOB_RETENTION_DAYS, REELSCOPE_JOB_KEEP, REELSCOPE_JOB_RESUME (0 to
+leave interrupted jobs for a person to resume), REELSCOPE_UPLOAD_GRACE_SECONDS (see
+reelscope.api.jobs.JobSettings).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Iterable
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from reelscope import __version__
-from reelscope.api.jobs import JobManager
+from reelscope.api.jobs import JobRunner, JobSettings
 from reelscope.api.security import (DEFAULT_HOSTS, BodyLimit, BrowserGuard, HostRule, PathHider, Settings,
                                     is_privileged, parse_roots)
 from reelscope.api.state import AppState, http_error
@@ -39,8 +43,9 @@ MULTIPART_SLACK = 1 << 20  # room for multipart boundaries and form fields aroun
 
 def create_app(archive_location: str | Path | None, db_url: str | None = None, *, token: str | None = None,
                read_token_required: bool = False, allowed_roots: Iterable[str | Path] = (),
-               max_upload_mb: float = 200, job_workers: int = 1, max_image_pixels: int | None = None,
-               heavy_slots: int = 2, allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+               max_upload_mb: float = 200, job_workers: int | None = None, max_image_pixels: int | None = None,
+               heavy_slots: int = 2, allowed_hosts: Iterable[str] | None = None,
+               jobs: JobSettings | None = None) -> FastAPI:
     """A FastAPI app over the archive at ``archive_location`` (a folder; ``db_url`` for PostgreSQL).
 
     ``token``: writes need ``Authorization: Bearer <token>`` (all requests if
@@ -52,6 +57,7 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
     ``allowed_hosts``: Host header names served besides localhost, *.localhost, 127.0.0.1 and ::1
     (``reelscope serve`` adds the address it binds); others get 400 (DNS rebinding). A
     state-changing request from another site (Origin/Referer) gets 403, token or not.
+    ``jobs``: the job runner's settings (workers, retention, resume; default from the environment).
     """
     from reelscope.media.image import max_image_pixels as max_image_pixels_default
 
@@ -62,13 +68,16 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
                         heavy_slots=heavy_slots,
                         allowed_hosts=(*DEFAULT_HOSTS, *(h for h in (allowed_hosts or ()) if h not in DEFAULT_HOSTS)))
     archive = Archive(archive_location, db_url)
-    state = AppState(archive, settings, JobManager(archive, workers=job_workers))
+    job_settings = jobs or JobSettings.from_env(workers=job_workers)
+    state = AppState(archive, settings, JobRunner(archive, job_settings))
     state.hide_paths = PathHider.for_server(archive.location, settings.allowed_roots)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        # interrupted jobs marked, queued ones picked up, orphaned uploads removed, then the workers
+        await run_in_threadpool(state.jobs.start)
         yield
-        state.jobs.shutdown()
+        await run_in_threadpool(state.jobs.shutdown)
         archive.close()
 
     app = _fastapi(title="reelscope", version=__version__, lifespan=lifespan,
@@ -102,10 +111,10 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
         return JSONResponse({"detail": "changed by someone else at the same time; reload and retry"},
                             status_code=409)
 
-    from reelscope.api import routes_analyze, routes_browse, routes_people, routes_search
+    from reelscope.api import routes_analyze, routes_browse, routes_jobs, routes_people, routes_search
 
-    for r in (routes_browse.open_router, routes_browse.router, routes_analyze.router, routes_people.router,
-              routes_search.router):
+    for r in (routes_browse.open_router, routes_browse.router, routes_analyze.router, routes_jobs.router,
+              routes_people.router, routes_search.router):
         app.include_router(r)
     app.include_router(__import__("reelscope.api.routes_story", fromlist=["router"]).router)
     app.include_router(__import__("reelscope.api.routes_slideshow", fromlist=["router"]).router)

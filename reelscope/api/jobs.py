@@ -1,140 +1,502 @@
-"""Video analysis jobs: reelscope.analysis.analyze in a small worker pool, with progress and
-cooperative cancellation.
+"""The job runner of ``reelscope serve``: every long operation (analysis, summary, slideshow, and
+the kinds registered later) is a row of the archive's jobs table (reelscope.archive.jobs), run
+by worker threads of the server process.
 
-Cancelling a running job makes its progress callback raise ``JobCancelled``; the analysis
-writes a video in one transaction at its very end, so a cancelled job leaves nothing behind.
-Job records live in memory (one server process); the results live in the archive.
+Threads, not a separate process: the analysis is library code that releases the GIL where the
+time goes (decoding, numpy, onnxruntime, torch), models load once per process and are shared with
+the image endpoints, and cancelling is a flag checked at every progress report. Because the
+queue is the database, a second server process on the same PostgreSQL archive claims jobs safely
+too, and a worker that dies with its process is found at the next start.
+
+Lifecycle: at start-up, jobs left ``running`` by a server that is gone become ``interrupted``
+(and run again by themselves unless ``resume`` is off: an analysis continues from its last
+stored stage); queued ones simply run; orphaned uploads are removed; old jobs are pruned. On a
+graceful stop (SIGTERM) a running job stops at its next progress report and is left
+``interrupted``. A job that fails gets one sentence in ``error`` (the traceback goes to ``detail``
+and ARCHIVE/logs/jobs.log).
 """
 from __future__ import annotations
 
+import collections
 import logging
+import os
 import shutil
 import threading
-import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from reelscope.errors import Cancelled
+from typing import Any, Callable
+
+from reelscope.archive import schema as db
+from reelscope.archive.jobs import (ACTIVE, CANCELLED, DONE, ENDED, FAILED, INTERRUPTED, PLANNED, QUEUED, RUNNING,
+                                    JobLost, JobStore, WorkerId, aware, utcnow)
+from reelscope.api.uploads import UPLOADS
+from reelscope.errors import ReelscopeError
 
 log = logging.getLogger("reelscope.api.jobs")
 
 
-class JobCancelled(Cancelled):
-    """Raised inside the analysis (from its progress callback) to stop a cancelled job."""
+class JobCancelled(BaseException):
+    """Raised inside a job (from its progress callback) to stop it: someone cancelled it. A
+    BaseException (like asyncio.CancelledError), so the library's skip-and-log ``except Exception``
+    around a file does not turn a cancel into a failed analysis."""
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+class JobStopped(BaseException):
+    """Raised inside a job (from its progress callback) to stop it: the server is stopping."""
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    workers: int = 1
+    retention_days: float = 30.0  # ended jobs older than this are deleted
+    keep: int = 1000  # and all but the newest ``keep`` ended jobs
+    resume: bool = True  # interrupted jobs run again by themselves
+    max_restarts: int = 3  # a job its server died under this many times fails instead (a crash loop)
+    heartbeat: float = 5.0  # seconds between "still running" marks
+    stale: float = 120.0  # a running job whose worker was silent this long is interrupted
+    orphan_grace: float = 600.0  # an upload folder younger than this may belong to a request in flight
+    planned_ttl: float = 3600.0  # a planned slideshow keeps its pictures this long
+    poll: float = 1.0  # seconds between looks for jobs queued by other processes
+    housekeeping: float = 600.0  # seconds between retention / orphan sweeps
+
+    @classmethod
+    def from_env(cls, **over) -> "JobSettings":
+        env = os.environ
+        kw: dict[str, Any] = {}
+        for name, var, conv in (("workers", "REELSCOPE_JOB_WORKERS", int),
+                                ("retention_days", "REELSCOPE_JOB_RETENTION_DAYS", float),
+                                ("keep", "REELSCOPE_JOB_KEEP", int),
+                                ("orphan_grace", "REELSCOPE_UPLOAD_GRACE_SECONDS", float)):
+            if env.get(var):
+                try:
+                    kw[name] = conv(env[var])
+                except ValueError:
+                    raise ReelscopeError(f"{var}={env[var]!r}: not a number") from None
+        if env.get("REELSCOPE_JOB_RESUME"):
+            kw["resume"] = env["REELSCOPE_JOB_RESUME"].lower() not in ("0", "false", "no", "off")
+        kw.update({k: v for k, v in over.items() if v is not None})
+        s = cls(**kw)
+        if s.workers < 1 or s.keep < 0 or s.retention_days < 0:
+            raise ReelscopeError("job settings: workers must be >= 1, keep and retention days >= 0")
+        return s
 
 
 @dataclass
-class Job:
-    id: str
-    path: str
-    source: str
-    stages: list[str]
-    params: dict[str, dict]
-    force: bool
-    cleanup: Path | None = None  # upload folder: removed when the job ends without a new archive entry
-    status: str = "queued"
-    created_at: datetime = field(default_factory=_now)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    progress: dict = field(default_factory=lambda: {"stage": None, "done": 0, "total": 0})
+class Finish:
+    """What a job's handler returns."""
+    status: str = DONE  # done | planned | failed
     video_id: int | None = None
-    outcome: str | None = None
-    error: str | None = None
-    cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
-    future: Future | None = field(default=None, repr=False)
-
-    def as_dict(self) -> dict:
-        keys = ("id", "status", "source", "stages", "params", "force", "created_at", "started_at", "finished_at",
-                "video_id", "outcome", "error")
-        return {**{k: getattr(self, k) for k in keys}, "progress": dict(self.progress)}
+    result: dict | None = None
+    error: str | None = None  # one sentence, for status failed
+    detail: str | None = None
+    note: str | None = None  # the latest event, for people
+    keep_upload: bool = False  # the upload became part of the archive
 
 
-class JobManager:
-    def __init__(self, archive, workers: int = 1, keep: int = 1000):
+class _Running:
+    def __init__(self, job: db.Job):
+        self.job = job
+        self.cancel = threading.Event()
+        self.stop = threading.Event()
+        self.stage: str | None = None
+        self.written = 0.0
+        self.samples: collections.deque = collections.deque()  # (monotonic time, fraction)
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: its row, the archive, the runner (for caches) and a progress callback
+    that raises JobCancelled/JobStopped when the job must stop."""
+    runner: "JobRunner"
+    job: db.Job
+    _run: _Running = field(repr=False)
+
+    @property
+    def archive(self):
+        return self.runner.archive
+
+    @property
+    def request(self) -> dict:
+        return self.job.request or {}
+
+    def upload_path(self) -> Path | None:
+        return Path(self.job.upload) if self.job.upload else None
+
+    def progress(self, stage: str | None, done: int, total: int, fraction: float | None = None) -> None:
+        self.runner._progress(self._run, stage, done, total, fraction)
+
+    def check(self) -> None:
+        """Raise if the job must stop (for handlers between library calls)."""
+        self.runner._check(self._run)
+
+
+Handler = Callable[[JobContext], Finish]
+KINDS: dict[str, Handler] = {}  # kind -> handler (reelscope.api.job_tasks registers the built-in ones)
+WORDS = {"analysis": "Analysis", "summary": "Summary", "slideshow": "Slideshow", "batch": "Batch"}
+
+
+def register(kind: str, words: str | None = None) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        KINDS[kind] = fn
+        if words:
+            WORDS[kind] = words
+        return fn
+    return deco
+
+
+class JobRunner:
+    def __init__(self, archive, settings: JobSettings | None = None):
+        from reelscope.api import job_tasks  # noqa: F401  (registers the built-in kinds)
+
         self.archive = archive
-        self.keep = keep
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reelscope-job")
-        self._jobs: dict[str, Job] = {}
+        self.settings = settings or JobSettings()
+        self.store = JobStore(archive)
+        self.me = WorkerId.mine()
+        self.cache: dict[str, Any] = {}  # per-job objects worth keeping between runs (a slideshow's plan)
+        self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.started = False
 
-    def submit(self, path: str, source: str, stages: list[str], params: dict, force: bool = False,
-               cleanup: Path | None = None) -> Job:
-        job = Job(uuid.uuid4().hex[:12], path, source, list(stages), params, force, cleanup)
+    # ---- start and stop ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Recover what the last server left, clean up, and start the workers."""
+        if self.started:
+            return
+        self.started = True
+        self._stopping.clear()
+        for job in self.store.recover(self.me, self.settings.stale, self.settings.max_restarts,
+                                      "the server stopped while it ran"):
+            log.warning("job %s (%s %s) was running when the server stopped: %s", job.id, job.kind, job.source,
+                        job.status)
+            if job.status == FAILED:
+                self._remove_upload(job)
+        self.housekeep()
+        for k in range(self.settings.workers):
+            t = threading.Thread(target=self._work, name=f"reelscope-job-{k}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        t = threading.Thread(target=self._keep_alive, name="reelscope-job-heartbeat", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def shutdown(self, wait: float = 30.0) -> None:
+        """Stop: running jobs stop at their next progress report and are left interrupted."""
+        self._stopping.set()
+        self._wake.set()
         with self._lock:
-            self._jobs[job.id] = job
-            self._forget_old()
-        job.future = self._pool.submit(self._run, job)
+            for r in self._running.values():
+                r.stop.set()
+        deadline = time.monotonic() + wait
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self.started = bool(self._threads)
+
+    # ---- people's side -------------------------------------------------------------------------
+    def submit(self, kind: str, source: str, request: dict, *, upload: Path | str | None = None,
+               video_id: int | None = None) -> db.Job:
+        if kind not in KINDS:
+            raise ValueError(f"unknown job kind {kind!r}")
+        job = self.store.add(kind, source, request, upload=str(Path(upload).resolve()) if upload else None,
+                             video_id=video_id)
+        self._wake.set()
         return job
 
-    def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            return self._jobs.get(job_id)
+    def get(self, job_id: str) -> db.Job | None:
+        return self.store.get(job_id)
 
-    def list(self) -> list[Job]:
-        with self._lock:
-            return sorted(self._jobs.values(), key=lambda j: j.created_at, reverse=True)
+    def list(self, kind: str | None = None) -> list[db.Job]:
+        return self.store.list(kind)
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for j in self.list():
-            out[j.status] = out.get(j.status, 0) + 1
-        return out
+        return self.store.counts()
 
-    def cancel(self, job: Job) -> Job:
-        """Cancel a queued job at once; a running one stops at its next progress report."""
-        job.cancel_requested.set()
-        if job.status == "queued" and job.future is not None and job.future.cancel():
-            self._finish(job, "cancelled")
+    def cancel(self, job_id: str) -> db.Job | None:
+        job, ended = self.store.cancel(job_id)
+        if job is None:
+            return None
+        if ended:
+            self._ended(job)
+        else:
+            with self._lock:
+                r = self._running.get(job_id)
+            if r is not None:
+                r.cancel.set()
         return job
 
-    def shutdown(self) -> None:
-        for j in self.list():
-            if j.status in ("queued", "running"):
-                self.cancel(j)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def requeue(self, job_id: str, from_statuses: tuple[str, ...], note: str | None = None,
+                request: dict | None = None) -> bool:
+        ok = self.store.requeue(job_id, from_statuses, note, request)
+        self._wake.set()
+        return ok
 
-    # ---- the worker ----------------------------------------------------------------------------
-    def _run(self, job: Job) -> None:
-        from reelscope.analysis import analyze
+    def can_resume(self, job: db.Job) -> bool:
+        """An interrupted job can run again; a failed analysis of a server file too (its finished
+        stages are kept); an upload whose file is gone cannot."""
+        if job.status == INTERRUPTED:
+            return not job.upload or Path(job.upload).exists()
+        return job.status == FAILED and job.kind == "analysis" and not job.upload
 
-        if job.cancel_requested.is_set():
-            return self._finish(job, "cancelled")
-        job.status, job.started_at = "running", _now()
+    # ---- the workers ---------------------------------------------------------------------------
+    def runnable(self) -> tuple[str, ...]:
+        return (QUEUED, INTERRUPTED) if self.settings.resume else (QUEUED,)
 
-        def progress(_path: str, stage: str, done: int, total: int) -> None:
-            job.progress = {"stage": stage, "done": int(done), "total": int(total)}
-            if job.cancel_requested.is_set():
-                raise JobCancelled()
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                job = self.store.claim(self.me, self.runnable(), tuple(KINDS))
+            except Exception:  # the database is away for a moment: try again later
+                log.exception("cannot claim a job")
+                job = None
+            if job is None:
+                self._wake.wait(self.settings.poll)
+                continue
+            self._run(job)
 
+    def _run(self, job: db.Job) -> None:
+        run = _Running(job)
+        with self._lock:
+            self._running[job.id] = run
+            if self._stopping.is_set():
+                run.stop.set()
+        if job.attempts > 1:
+            log.info("job %s (%s %s) resumed, attempt %d", job.id, job.kind, job.source, job.attempts)
         try:
-            (o,) = analyze([job.path], self.archive, stages=job.stages, params=job.params, force=job.force,
-                           progress=progress)
-            if o.status == "failed":
-                job.error = o.error
-                return self._finish(job, "failed")
-            job.video_id, job.outcome = o.video_id, o.status
-            self._finish(job, "done")
+            fin = self._execute(run)
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+        if fin is None:
+            return
+        fields: dict = {"note": fin.note} if fin.note else {}
+        if fin.status == DONE:
+            fields["fraction"] = 1.0
+        if fin.status in ENDED:  # before the row says so: who sees the job ended sees its upload gone
+            self._ended(job, keep_upload=fin.keep_upload)
+        if not self.store.finish(job.id, self.me, fin.status, video_id=fin.video_id, result=fin.result,
+                                 error=fin.error, detail=fin.detail, **fields):
+            log.warning("job %s was taken from this worker before it ended (%s)", job.id, fin.status)
+
+    def _execute(self, run: _Running) -> Finish | None:
+        job = run.job
+        ctx = JobContext(self, job, run)
+        try:
+            self._check(run)
+            return KINDS[job.kind](ctx)
         except JobCancelled:
-            self._finish(job, "cancelled")
-        except Exception as e:  # a job reports its failure; the worker goes on with the next
-            log.exception("job %s failed", job.id)
-            job.error = f"{type(e).__name__}: {e}"
-            self._finish(job, "failed")
+            return Finish(CANCELLED, note=f"Cancelled at {self._where(run)}.")
+        except JobStopped:
+            return Finish(INTERRUPTED, note=f"Interrupted at {self._where(run)}: the server was stopped; it goes "
+                                            "on when the server starts again.")
+        except JobLost:
+            return None
+        except Exception as e:  # a job reports its failure; the worker goes on with the next one
+            detail = traceback.format_exc()
+            sentence = self.sentence(job, e, run.stage)
+            log.error("job %s failed: %s", job.id, sentence)
+            self._log(job, sentence, detail)
+            return Finish(FAILED, error=sentence, detail=detail)
 
-    def _finish(self, job: Job, status: str) -> None:
-        job.status, job.finished_at = status, _now()
-        # an upload that became an archive entry stays (ARCHIVE/uploads/...): the video page plays it
-        keep = status == "done" and job.video_id is not None and job.outcome == "analyzed"
-        if job.cleanup is not None and not keep:
-            shutil.rmtree(job.cleanup, ignore_errors=True)
+    @staticmethod
+    def _where(run: _Running) -> str:
+        f = run.samples[-1][1] if run.samples else 0.0
+        return f"{100 * f:.0f}%" + (f" ({run.stage})" if run.stage else "")
 
-    def _forget_old(self) -> None:
-        ended = [j for j in sorted(self._jobs.values(), key=lambda j: j.created_at)
-                 if j.status in ("done", "failed", "cancelled")]
-        for j in ended[:max(0, len(self._jobs) - self.keep)]:
-            del self._jobs[j.id]
+    def sentence(self, job: db.Job, error: BaseException | str, stage: str | None = None) -> str:
+        """One sentence saying what failed: '<Kind> of <source> failed[ during <stage>]: <why>.'"""
+        if isinstance(error, BaseException):
+            msg = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            if not isinstance(error, (ReelscopeError, ValueError)):
+                msg = f"unexpected {type(error).__name__}" + (f" ({msg})" if msg else "")
+        else:
+            msg = error.strip().splitlines()[0] if error.strip() else "unknown error"
+        folders = [job.upload, os.path.dirname(str((job.request or {}).get("path") or ""))]
+        for folder in filter(None, folders):  # people see their file names, not the server's folders
+            msg = msg.replace(folder.rstrip("/") + "/", "")
+        what = WORDS.get(job.kind, job.kind.capitalize())
+        if not msg.startswith(job.source):
+            what += f" of {job.source}"
+        where = f" during {stage}" if stage and stage not in msg else ""
+        text = " ".join(f"{what} failed{where}: {msg}".split())
+        return text if text.endswith((".", "!", "?")) else text + "."
+
+    def _log(self, job: db.Job, sentence: str, detail: str) -> None:
+        try:
+            folder = Path(self.archive.location) / "logs"
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / "jobs.log", "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} job {job.id} ({job.kind}): {sentence}\n{detail}\n")
+        except OSError:
+            pass
+
+    # ---- progress --------------------------------------------------------------------------------
+    def _check(self, run: _Running) -> None:
+        if run.cancel.is_set():
+            raise JobCancelled()
+        if run.stop.is_set():
+            raise JobStopped()
+
+    def _progress(self, run: _Running, stage: str | None, done: int, total: int, fraction: float | None) -> None:
+        self._check(run)
+        if fraction is None:
+            fraction = done / total if total else 0.0
+        fraction = max(0.0, min(1.0, float(fraction)))
+        now = time.monotonic()
+        run.samples.append((now, fraction))
+        while len(run.samples) > 2 and now - run.samples[1][0] > 60:  # a minute of history for the rate
+            run.samples.popleft()
+        changed = stage != run.stage
+        run.stage = stage
+        if not changed and now - run.written < 0.5 and done < total:
+            return
+        run.written = now
+        eta = None
+        t0, f0 = run.samples[0]
+        if now - t0 >= 2.0 and fraction - f0 > 0.005:
+            eta = round((1.0 - fraction) * (now - t0) / (fraction - f0), 1)
+        if self.store.progress(run.job.id, self.me, stage, done, total, fraction, eta):
+            run.cancel.set()
+            raise JobCancelled()
+
+    def _keep_alive(self) -> None:
+        last_sweep = last_recover = time.monotonic()
+        while not self._stopping.wait(self.settings.heartbeat):
+            with self._lock:
+                running = dict(self._running)
+            try:
+                for job_id, cancel in self.store.heartbeat(list(running), self.me).items():
+                    if cancel is None or cancel:  # lost, or cancelled from another process
+                        running[job_id].cancel.set()
+                if time.monotonic() - last_recover > self.settings.stale / 2:
+                    last_recover = time.monotonic()
+                    self.store.recover(self.me, self.settings.stale, self.settings.max_restarts,
+                                       "its worker stopped answering")
+                if time.monotonic() - last_sweep > self.settings.housekeeping:
+                    last_sweep = time.monotonic()
+                    self.housekeep()
+            except Exception:
+                log.exception("job housekeeping failed")
+
+    # ---- uploads and retention -------------------------------------------------------------------
+    def housekeep(self) -> None:
+        """Retention (ended jobs beyond the limits), planned slideshows nobody rendered, orphaned uploads."""
+        for job in self.store.expire_planned(self.settings.planned_ttl):
+            self._ended(job)
+        for job in self.store.prune(self.settings.retention_days, self.settings.keep):
+            self._forget(job)
+        self.sweep_uploads()
+
+    def _forget(self, job: db.Job) -> None:
+        """A pruned job's own outputs go with it (a slideshow's mp4)."""
+        out = (job.result or {}).get("output")
+        if out:
+            try:
+                p = (Path(self.archive.location) / out).resolve()
+                if Path(self.archive.location).resolve() in p.parents:
+                    p.unlink(missing_ok=True)
+            except OSError:
+                pass
+        self.cache.pop(job.id, None)
+
+    def _ended(self, job: db.Job | None, keep_upload: bool = False) -> None:
+        if job is None:
+            return
+        self.cache.pop(job.id, None)
+        if not keep_upload:
+            self._remove_upload(job)
+
+    def _remove_upload(self, job: db.Job) -> None:
+        if job.upload and not self._video_uses(Path(job.upload)):
+            remove_upload(self.archive, Path(job.upload))
+
+    def _video_uses(self, folder: Path) -> bool:
+        from sqlalchemy import select
+
+        with self.archive.session() as s:
+            return s.scalars(select(db.Video.id).where(db.Video.path.startswith(str(folder) + os.sep))).first() \
+                is not None
+
+    def referenced_uploads(self) -> set[Path]:
+        """Upload folders that a job that may still run, or a video of the archive, refers to."""
+        from sqlalchemy import select
+
+        root = uploads_root(self.archive)
+        refs = {Path(u) for u in self.store.active_uploads()}
+        with self.archive.session() as s:
+            for path in s.scalars(select(db.Video.path).where(db.Video.path.startswith(str(root) + os.sep))):
+                rel = Path(path).relative_to(root)
+                refs.add(root / rel.parts[0])
+        return refs
+
+    def sweep_uploads(self, grace: float | None = None) -> list[Path]:
+        """Remove upload folders (and stray files) that no job or video refers to and that are older
+        than the grace period (younger ones may belong to a request still uploading)."""
+        root = uploads_root(self.archive)
+        if not root.is_dir():
+            return []
+        grace = self.settings.orphan_grace if grace is None else grace
+        refs = {p.resolve() for p in self.referenced_uploads()}
+        now = time.time()
+        removed = []
+        for entry in root.iterdir():
+            if entry.resolve() in refs or now - _newest_mtime(entry) < grace:
+                continue
+            remove_upload(self.archive, entry)
+            removed.append(entry)
+        if removed:
+            log.info("removed %d orphaned upload(s): %s", len(removed), ", ".join(p.name for p in removed))
+        return removed
+
+    def release_upload(self, path: str | None) -> None:
+        """A video file that the archive no longer uses (its video was deleted, or re-uploaded into
+        another folder): its upload folder goes, unless a job or video still uses it."""
+        root = uploads_root(self.archive)
+        if not path:
+            return
+        try:
+            rel = Path(path).relative_to(root)
+        except ValueError:
+            return
+        folder = root / rel.parts[0]
+        if folder not in {Path(u) for u in self.store.active_uploads()} and not self._video_uses(folder):
+            remove_upload(self.archive, folder)
+
+
+def uploads_root(archive) -> Path:
+    return Path(archive.location).resolve() / UPLOADS
+
+
+def remove_upload(archive, path: Path) -> None:
+    """Delete an upload folder (or file) inside ARCHIVE/uploads; anything else is left alone."""
+    root = uploads_root(archive)
+    p = Path(path)
+    try:
+        if p.resolve().parent != root:
+            return
+    except OSError:
+        return
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def _newest_mtime(path: Path) -> float:
+    try:
+        t = path.lstat().st_mtime
+        if path.is_dir() and not path.is_symlink():
+            for child in path.iterdir():
+                t = max(t, child.lstat().st_mtime)
+        return t
+    except OSError:
+        return 0.0
+
+
+__all__ = ["ACTIVE", "ENDED", "Finish", "JobCancelled", "JobContext", "JobRunner", "JobSettings", "JobStopped",
+           "KINDS", "register", "RUNNING"]

@@ -83,12 +83,15 @@ def get_video(st: State, show: Shown, video_id: VideoId) -> dict:
 
 
 @router.delete("/videos/{video_id}", status_code=204, dependencies=[Depends(require_write)],
-               summary="Delete a video and its derived media from the archive (the source file stays)")
+               summary="Delete a video and its derived media from the archive (the source file stays, "
+                       "unless it was uploaded)")
 def delete_video(st: State, video_id: VideoId) -> Response:
     try:
+        v = st.archive.video(video_id)
         st.archive.delete(video_id)
     except ReelscopeError as e:
         raise http_error(e) from None
+    st.jobs.release_upload(v.path)  # an uploaded video's file goes with it
     return Response(status_code=204)
 
 

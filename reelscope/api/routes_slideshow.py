@@ -4,17 +4,18 @@ an mp4; GET the job for progress and the plan (the preview), GET its video to pl
 Pictures: a video's keyframes or a character's best moments (``video_id`` [+ ``character``]),
 server paths under an allowed root (``pictures``), or uploaded images (multipart ``files``).
 Music: a folder on the server under an allowed root (``music``; see ``/api/slideshows/music-
-folders``). All work is done by reelscope.slideshow; this module validates and schedules.
+folders``). All work is done by reelscope.slideshow; this module validates and hands the job
+to the server's one job runner (kind ``slideshow``: reelscope.api.job_tasks), so slideshows are
+on the Jobs page too and survive a restart.
 """
 from __future__ import annotations
 
 import shutil
 import tempfile
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
@@ -24,24 +25,18 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from reelscope.api.routes_browse import State
 from reelscope.api.schemas import MAX_ID
 from reelscope.api.security import Shown, real, require_read, require_write, under_roots
-from reelscope.api.slideshow_jobs import SlideshowJob, SlideshowJobs
+from reelscope.api.routes_jobs import get_job_or_404, progress_dict
 from reelscope.api.state import AppState
 from reelscope.api.uploads import UPLOADS, check_image_upload, safe_name, too_large
+from reelscope.archive import schema as db
+from reelscope.archive.jobs import DONE, PLANNED, aware
 from reelscope.errors import ReelscopeError
 
 MAX_FILES = 200
 SIZE_PATTERN = r"^(\d{2,4}x\d{2,4}|\d{3,4}p|\d{1,2}:\d{1,2}(@\d{3,4}p?)?)$"
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI):
-    yield
-    jobs = getattr(app.state, "slideshows", None)
-    if jobs is not None:
-        jobs.shutdown()
-
-
-router = APIRouter(prefix="/api", tags=["slideshows"], dependencies=[Depends(require_read)], lifespan=_lifespan)
+router = APIRouter(prefix="/api", tags=["slideshows"], dependencies=[Depends(require_read)])
 Write = [Depends(require_write)]
 
 
@@ -73,6 +68,7 @@ class SlideshowRequest(RenderSettings):
 
 class SlideshowJobOut(BaseModel):
     id: str
+    kind: str = "slideshow"
     status: str
     source: str
     request: dict[str, Any]
@@ -84,6 +80,7 @@ class SlideshowJobOut(BaseModel):
     plan: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    note: str | None = None
     video_url: str | None = None
 
 
@@ -92,11 +89,15 @@ class MusicFolder(BaseModel):
     tracks: int
 
 
-def _jobs(request: Request, st: AppState) -> SlideshowJobs:
-    app = request.app
-    if getattr(app.state, "slideshows", None) is None:
-        app.state.slideshows = SlideshowJobs(st.archive)
-    return app.state.slideshows
+def _out(job: db.Job) -> dict:
+    r, res = job.request or {}, job.result or {}
+    progress = progress_dict(job)
+    return {"id": job.id, "kind": job.kind, "status": job.status, "source": job.source, "request": r.get("plan") or {},
+            "render_options": r.get("render_options") or {}, "created_at": aware(job.created_at),
+            "started_at": aware(job.started_at), "finished_at": aware(job.finished_at),
+            "progress": {"phase": progress["stage"], **progress}, "plan": res.get("plan"), "result": res.get("render"),
+            "error": job.error, "note": job.note,
+            "video_url": f"/api/slideshows/{job.id}/video" if job.status == DONE and res.get("output") else None}
 
 
 def _allowed(st: AppState, path: str, what: str) -> Path:
@@ -202,13 +203,14 @@ async def create_slideshow(st: State, show: Shown, request: Request) -> dict:
         do_render = req.render
     else:
         raise HTTPException(415, "send application/json, or multipart/form-data with files and options")
-    job = _jobs(request, st).submit(plan_req, render, do_render, source, upload)
-    return show(job.as_dict())
+    body = {"plan": plan_req, "render_options": render, "render": do_render}
+    job = await run_in_threadpool(st.jobs.submit, "slideshow", source, body, upload=upload)
+    return show(_out(job))
 
 
 @router.get("/slideshows", response_model=list[SlideshowJobOut])
-def list_slideshows(st: State, show: Shown, request: Request) -> list[dict]:
-    return show([j.as_dict() for j in _jobs(request, st).list()])
+def list_slideshows(st: State, show: Shown) -> list[dict]:
+    return show([_out(j) for j in st.jobs.list("slideshow")])
 
 
 @router.get("/slideshows/music-folders", response_model=list[MusicFolder], dependencies=Write)
@@ -236,23 +238,19 @@ def music_folders(st: State, depth: Annotated[int, Query(ge=0, le=4)] = 2) -> li
     return out
 
 
-def _job(request: Request, st: AppState, job_id: str) -> SlideshowJob:
-    job = _jobs(request, st).get(job_id)
-    if job is None:
-        raise HTTPException(404, f"no slideshow {job_id!r}")
-    return job
+def _job(st: AppState, job_id: str) -> db.Job:
+    return get_job_or_404(st, job_id, "slideshow")
 
 
 @router.get("/slideshows/{job_id}", response_model=SlideshowJobOut)
-def get_slideshow(st: State, show: Shown, request: Request, job_id: str) -> dict:
-    return show(_job(request, st, job_id).as_dict())
+def get_slideshow(st: State, show: Shown, job_id: str) -> dict:
+    return show(_out(_job(st, job_id)))
 
 
 @router.post("/slideshows/{job_id}/render", response_model=SlideshowJobOut, status_code=202, dependencies=Write)
-def render_slideshow(st: State, show: Shown, request: Request, job_id: str,
-                     settings: RenderSettings | None = None) -> dict:
+def render_slideshow(st: State, show: Shown, job_id: str, settings: RenderSettings | None = None) -> dict:
     """Render a planned slideshow (made with ``render: false``), optionally at another size/fit."""
-    job = _job(request, st, job_id)
+    job = _job(st, job_id)
     opts = settings.model_dump() if settings is not None else None
     if opts:
         from reelscope.mood.render import parse_size
@@ -261,25 +259,30 @@ def render_slideshow(st: State, show: Shown, request: Request, job_id: str,
             parse_size(opts["size"])
         except ReelscopeError as e:
             raise HTTPException(400, str(e)) from None
-    try:
-        return show(_jobs(request, st).start_render(job, opts).as_dict())
-    except ReelscopeError as e:
-        raise HTTPException(409, str(e)) from None
+    r = dict(job.request or {})
+    r["render_options"] = {**(r.get("render_options") or {}), **(opts or {})}
+    r["render"] = True
+    if job.status != PLANNED or not st.jobs.requeue(job_id, (PLANNED,), request=r):
+        raise HTTPException(409, f"slideshow {job_id} is {job.status}: only a planned slideshow can be rendered")
+    return show(_out(_job(st, job_id)))
 
 
 @router.post("/slideshows/{job_id}/cancel", response_model=SlideshowJobOut, dependencies=Write)
-def cancel_slideshow(st: State, show: Shown, request: Request, job_id: str) -> dict:
-    return show(_jobs(request, st).cancel(_job(request, st, job_id)).as_dict())
+def cancel_slideshow(st: State, show: Shown, job_id: str) -> dict:
+    _job(st, job_id)
+    return show(_out(st.jobs.cancel(job_id)))
 
 
 @router.get("/slideshows/{job_id}/video", response_class=FileResponse,
             responses={200: {"content": {"video/mp4": {}}}, 404: {"description": "no such slideshow"},
                        409: {"description": "not rendered yet"}})
-def slideshow_video(st: State, request: Request, job_id: str,
+def slideshow_video(st: State, job_id: str,
                     download: Annotated[bool, Query(description="as an attachment")] = False) -> FileResponse:
     """The rendered mp4 (byte ranges supported, for seeking)."""
-    job = _job(request, st, job_id)
-    if job.status != "done" or job.output is None or not job.output.is_file():
+    job = _job(st, job_id)
+    out = (job.result or {}).get("output")
+    path = st.archive.location / out if out else None
+    if job.status != DONE or path is None or not path.is_file():
         raise HTTPException(409, f"slideshow {job_id} is {job.status}, not rendered")
-    return FileResponse(job.output, media_type="video/mp4", filename=f"slideshow-{job.id}.mp4",
+    return FileResponse(path, media_type="video/mp4", filename=f"slideshow-{job.id}.mp4",
                         content_disposition_type="attachment" if download else "inline")

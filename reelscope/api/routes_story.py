@@ -1,19 +1,20 @@
 """Story data of a video: its curves over time (emotion, audio, importance) and highlight summaries
-(list, create = plan + render, stream the MP4 with Range support, delete). Thin: the work is
-reelscope.archive.summaries."""
+(list, create = a job that plans + renders, stream the MP4 with Range support, delete). Thin: the
+work is reelscope.archive.summaries, run by the server's job runner (kind ``summary``)."""
 from __future__ import annotations
 
 import pathlib
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from reelscope.api import schemas as m
 from reelscope.api.routes_browse import State, load_video
+from reelscope.api.routes_jobs import job_dict, may_write
 from reelscope.api.security import require_read, require_write, under_roots
 from reelscope.api.state import AppState, http_error
 from reelscope.archive import schema as db
@@ -101,27 +102,31 @@ def _source_allowed(st: AppState, v: db.Video) -> None:
         raise HTTPException(404, f"the source file of video {v.id} is no longer available")
 
 
-@router.post("/videos/{video_id}/summaries", response_model=SummaryOut, status_code=201,
+@router.post("/videos/{video_id}/summaries", response_model=m.JobOut, status_code=202,
              dependencies=[Depends(require_write)],
-             summary="Make a highlight summary from the stored importance (runs the render; seconds to minutes)",
+             summary="Make a highlight summary from the stored importance: a job (GET /api/jobs/{id}); its "
+                     "result names the summary",
              responses={409: {"description": "the importance stage has not run for this video"},
                         403: {"description": "the source is not under an allowed root"}})
-def make_summary(st: State, video_id: VideoId, req: SummaryRequest) -> dict:
-    from reelscope.archive.summaries import create_summary, stored_importance
+def make_summary(st: State, request: Request, video_id: VideoId, req: SummaryRequest) -> dict:
+    from reelscope.archive.summaries import stored_importance
+    from reelscope.story.summary import parse_length
 
     v = load_video(st, video_id)
     try:
         stored_importance(st.archive, v)
     except ReelscopeError as e:
         raise HTTPException(409, str(e)) from None
+    try:
+        parse_length(req.length, v.duration)
+    except ValueError as e:
+        raise HTTPException(400, str(e)) from None
     if req.render:
         _source_allowed(st, v)
-    try:
-        row = create_summary(st.archive, v.id, req.length, render=req.render, crossfade=req.crossfade,
-                             max_height=req.max_height, options={"decay": req.diversity})
-    except ReelscopeError as e:
-        raise HTTPException(400, str(e)) from None
-    return _out(row)
+    body = {"video_id": v.id, "length": req.length, "render": req.render, "crossfade": req.crossfade,
+            "max_height": req.max_height, "options": {"decay": req.diversity}}
+    job = st.jobs.submit("summary", f"{v.filename}: summary of {req.length}", body, video_id=v.id)
+    return job_dict(job, st.jobs, may_write(request))
 
 
 def _summary(st: AppState, summary_id: int) -> db.Summary:

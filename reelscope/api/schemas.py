@@ -16,7 +16,8 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers in every supported database
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
 ShotSize = Literal["ECU", "CU", "MS", "FS", "LS"]
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted", "planned"]
+JobKind = Literal["analysis", "summary", "slideshow", "batch"]
 T = TypeVar("T")
 
 
@@ -268,25 +269,40 @@ class JobRequest(BaseModel):
 
 
 class JobProgress(BaseModel):
-    stage: str | None = None
-    done: int = 0
+    stage: str | None = Field(None, description="what the job is doing now (a stage, a phase)")
+    done: int = Field(0, description="units of the stage done, as the library reports them")
     total: int = 0
+    percent: float = Field(0, ge=0, le=100, description="overall progress of the job")
+    eta_seconds: float | None = Field(None, description="estimated seconds left (running jobs, once measurable)")
 
 
 class JobOut(BaseModel):
     id: str
-    status: JobStatus
-    source: str = Field(description="file name of the video")
-    stages: list[str]
-    params: dict[str, dict[str, Any]]
-    force: bool
+    kind: JobKind = "analysis"
+    status: JobStatus = Field(description="queued, running, done, failed, cancelled, interrupted (the server "
+                                          "stopped while it ran: it runs again), planned (a slideshow waiting "
+                                          "to be rendered)")
+    source: str = Field(description="what it works on: the video's file name, for people")
+    stages: list[str] = Field([], description="analysis: the stages asked for")
+    params: dict[str, dict[str, Any]] = {}
+    force: bool = False
     created_at: datetime
-    started_at: datetime | None = None
+    started_at: datetime | None = Field(None, description="when the latest attempt started")
     finished_at: datetime | None = None
+    interrupted_at: datetime | None = None
     progress: JobProgress
     video_id: int | None = None
-    outcome: str | None = Field(None, description="analyzed | skipped (already in the archive with these settings)")
-    error: str | None = None
+    outcome: str | None = Field(None, description="analysis: analyzed | skipped (already in the archive with these "
+                                                  "settings)")
+    result: dict[str, Any] | None = Field(None, description="what the job made (summary id, slideshow render, ...)")
+    url: str | None = Field(None, description="where to look at the result (web page or file)")
+    error: str | None = Field(None, description="failed jobs: one sentence saying what failed")
+    detail: str | None = Field(None, description="failed jobs: the traceback (only for callers allowed to write)")
+    note: str | None = Field(None, description="the latest event: interrupted, resumed, cancelled at ...")
+    attempts: int = Field(0, description="times a worker started it")
+    restarts: int = Field(0, description="times its server died while it ran")
+    can_cancel: bool = False
+    can_resume: bool = False
 
 
 # ---- search -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""What the routes share: the archive, the settings, the job pool and the loaded face models."""
+"""What the routes share: the archive, the settings, the job runner and the loaded face models."""
 from __future__ import annotations
 
 import threading
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
 
-from reelscope.api.jobs import JobManager
+from reelscope.api.jobs import JobRunner
 from reelscope.api.limits import Busy
 from reelscope.api.security import PathHider, Settings
 from reelscope.archive import Archive
@@ -18,7 +18,7 @@ from reelscope.errors import ReelscopeError
 class AppState:
     archive: Archive
     settings: Settings
-    jobs: JobManager
+    jobs: JobRunner
     busy: Busy | None = None  # bounds image analyses inside requests (settings.heavy_slots)
     hide_paths: PathHider = field(default_factory=lambda: PathHider(()))  # what anonymous readers see
     _faces: dict = field(default_factory=dict)

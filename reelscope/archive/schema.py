@@ -414,3 +414,40 @@ class TranscriptWord(Base):
     start_time: Mapped[float] = mapped_column(Float)
     end_time: Mapped[float] = mapped_column(Float)
     probability: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+# ---- jobs (migration 0006; issue 12) -------------------------------------------------------------
+
+class Job(Base):
+    """A long operation of the server (analysis, summary, slideshow, batch). The rows are the queue:
+    a worker claims the oldest runnable one (reelscope.archive.jobs), so a restarted server knows
+    what was queued and what was interrupted."""
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # queued | running | done | failed | cancelled | interrupted | planned (a slideshow waiting to be rendered)
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(512))  # what it works on, for people (a file name)
+    request: Mapped[dict] = mapped_column(JSON, default=dict)  # the kind's arguments
+    upload: Mapped[str | None] = mapped_column(Text, nullable=True)  # its folder in ARCHIVE/uploads, if any
+    stage: Mapped[str | None] = mapped_column(String(64), nullable=True)  # what it is doing now
+    done: Mapped[int] = mapped_column(BigInteger, default=0)  # units of the stage, as the library reports them
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    fraction: Mapped[float] = mapped_column(Float, default=0.0)  # overall progress 0..1
+    eta_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # as of progress_at
+    progress_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    video_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # no foreign key: jobs outlive videos
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # one sentence
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # the traceback
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)  # the latest event (interrupted, resumed)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker: Mapped[str | None] = mapped_column(String(160), nullable=True)  # host:pid:token of the claimer
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # times claimed
+    restarts: Mapped[int] = mapped_column(Integer, default=0)  # times found running after its server died
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    interrupted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (Index("ix_jobs_status_created", "status", "created_at"),)

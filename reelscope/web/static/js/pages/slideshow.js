@@ -4,10 +4,11 @@
 import { api, mediaUrl, upload } from "../api.js";
 import { clear, emptyState, errorBox, field, h, uid } from "../dom.js";
 import { clock } from "../format.js";
+import { progressLine } from "../jobstatus.js";
 import { toast } from "../main.js";
 
 const POLL_MS = 1000;
-const ACTIVE = new Set(["queued", "planning", "rendering"]);
+const ACTIVE = new Set(["queued", "running", "interrupted"]); // jobs of the server's one job runner
 const SIZES = [
   ["720p", "Landscape 16:9 · 1280×720"],
   ["1080p", "Landscape 16:9 · 1920×1080"],
@@ -210,8 +211,8 @@ export async function render(root, _params, query) {
 
   function showStatus() {
     const p = job.progress || {};
-    const bar = h("progress", { max: 1, "aria-label": "slideshow progress" });
-    if (p.total) bar.value = p.done / p.total;
+    const bar = h("progress", { max: 100, "aria-label": "slideshow progress" });
+    if (job.status === "running") bar.value = p.percent || 0;
     const cancel = h("button.danger.small", { type: "button" }, "Cancel");
     cancel.addEventListener("click", async () => {
       cancel.disabled = true;
@@ -225,7 +226,7 @@ export async function render(root, _params, query) {
     const active = ACTIVE.has(job.status);
     clear(status,
       h("p", h("span.status", { class: job.status }, job.status),
-        active && p.phase ? ` ${PHASES[p.phase] || p.phase}${p.total ? ` ${p.done}/${p.total}` : ""}` : "",
+        active ? ` ${progressLine({ ...job, progress: { ...p, stage: PHASES[p.phase] || p.phase } })}` : "",
         job.status === "planned" ? " — look at the plan, then render it (any size)." : ""),
       active ? h("div.row", bar, cancel) : null,
       job.status === "planned" ? h("div.row", cancel) : null,

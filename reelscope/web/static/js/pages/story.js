@@ -5,6 +5,7 @@
 import { api } from "../api.js";
 import { clear, emptyState, errorBox, h } from "../dom.js";
 import { clock, plural } from "../format.js";
+import { follow, progressLine } from "../jobstatus.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const W = 1000; // viewBox width: time maps to 0..W
@@ -133,9 +134,13 @@ export function summaryPanel(videoId, video, curves, seekMain) {
         return;
       }
       make.disabled = true;
-      clear(status, `Rendering a ${secs} s summary…`);
+      clear(status, `Making a ${secs} s summary…`);
       try {
-        const s = await api(`videos/${videoId}/summaries`, { method: "POST", body: { length: `${secs}s` } });
+        // a job on the server (it shows on the Jobs page too): follow it, then load what it made
+        const job = await api(`videos/${videoId}/summaries`, { method: "POST", body: { length: `${secs}s` } });
+        const ended = await follow(job.id, (j) => clear(status, `Making a ${secs} s summary: ${progressLine(j)}`));
+        if (ended.status !== "done") throw new Error(ended.error || `the summary job was ${ended.status}`);
+        const s = await api(`summaries/${ended.result.summary_id}`);
         clear(status, `Summary ${s.id}: ${plural(s.segments.length, "segment")}, ${s.seconds.toFixed(1)} s.`);
         show(s);
         refresh();

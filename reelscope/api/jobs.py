@@ -20,7 +20,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import shutil
 import threading
 import time
 import traceback
@@ -30,8 +29,8 @@ from typing import Any, Callable
 
 from reelscope.archive import schema as db
 from reelscope.archive.jobs import (ACTIVE, CANCELLED, DONE, ENDED, FAILED, INTERRUPTED, PLANNED, QUEUED, RUNNING,
-                                    JobLost, JobStore, WorkerId, aware, utcnow)
-from reelscope.api.uploads import UPLOADS
+                                    JobLost, JobStore, WorkerId)
+from reelscope.api.uploads import newest_mtime, remove_upload, uploads_root
 from reelscope.errors import ReelscopeError
 
 log = logging.getLogger("reelscope.api.jobs")
@@ -236,11 +235,11 @@ class JobRunner:
         return ok
 
     def can_resume(self, job: db.Job) -> bool:
-        """An interrupted job can run again; a failed analysis of a server file too (its finished
-        stages are kept); an upload whose file is gone cannot."""
+        """An interrupted job can run again (unless its uploaded file is gone), and so can one that
+        failed because its server kept dying under it (a file on the server: nothing was removed)."""
         if job.status == INTERRUPTED:
             return not job.upload or Path(job.upload).exists()
-        return job.status == FAILED and job.kind == "analysis" and not job.upload
+        return job.status == FAILED and job.restarts >= self.settings.max_restarts and not job.upload
 
     # ---- the workers ---------------------------------------------------------------------------
     def runnable(self) -> tuple[str, ...]:
@@ -416,22 +415,14 @@ class JobRunner:
             remove_upload(self.archive, Path(job.upload))
 
     def _video_uses(self, folder: Path) -> bool:
-        from sqlalchemy import select
-
-        with self.archive.session() as s:
-            return s.scalars(select(db.Video.id).where(db.Video.path.startswith(str(folder) + os.sep))).first() \
-                is not None
+        return bool(self.store.video_paths_under(folder, limit=1))
 
     def referenced_uploads(self) -> set[Path]:
         """Upload folders that a job that may still run, or a video of the archive, refers to."""
-        from sqlalchemy import select
-
         root = uploads_root(self.archive)
         refs = {Path(u) for u in self.store.active_uploads()}
-        with self.archive.session() as s:
-            for path in s.scalars(select(db.Video.path).where(db.Video.path.startswith(str(root) + os.sep))):
-                rel = Path(path).relative_to(root)
-                refs.add(root / rel.parts[0])
+        for path in self.store.video_paths_under(root):
+            refs.add(root / Path(path).relative_to(root).parts[0])
         return refs
 
     def sweep_uploads(self, grace: float | None = None) -> list[Path]:
@@ -445,7 +436,7 @@ class JobRunner:
         now = time.time()
         removed = []
         for entry in root.iterdir():
-            if entry.resolve() in refs or now - _newest_mtime(entry) < grace:
+            if entry.resolve() in refs or now - newest_mtime(entry) < grace:
                 continue
             remove_upload(self.archive, entry)
             removed.append(entry)
@@ -468,35 +459,5 @@ class JobRunner:
             remove_upload(self.archive, folder)
 
 
-def uploads_root(archive) -> Path:
-    return Path(archive.location).resolve() / UPLOADS
-
-
-def remove_upload(archive, path: Path) -> None:
-    """Delete an upload folder (or file) inside ARCHIVE/uploads; anything else is left alone."""
-    root = uploads_root(archive)
-    p = Path(path)
-    try:
-        if p.resolve().parent != root:
-            return
-    except OSError:
-        return
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p, ignore_errors=True)
-    else:
-        p.unlink(missing_ok=True)
-
-
-def _newest_mtime(path: Path) -> float:
-    try:
-        t = path.lstat().st_mtime
-        if path.is_dir() and not path.is_symlink():
-            for child in path.iterdir():
-                t = max(t, child.lstat().st_mtime)
-        return t
-    except OSError:
-        return 0.0
-
-
-__all__ = ["ACTIVE", "ENDED", "Finish", "JobCancelled", "JobContext", "JobRunner", "JobSettings", "JobStopped",
-           "KINDS", "register", "RUNNING"]
+__all__ = ["ACTIVE", "DONE", "ENDED", "FAILED", "PLANNED", "RUNNING", "Finish", "JobCancelled", "JobContext",
+           "JobRunner", "JobSettings", "JobStopped", "KINDS", "register"]

@@ -1,24 +1,17 @@
 """Analysis of images: answered at once (faces, names, expressions). Videos are jobs (routes_jobs.py)."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile as StarletteUpload
+from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 
-from reelscope.analysis import DEFAULT_STAGES
 from reelscope.api import schemas as m
 from reelscope.api.routes_browse import State
 from reelscope.api.limits import heavy
-from reelscope.api.security import Shown, real, require_read, require_write, under_roots
+from reelscope.api.security import require_read
 from reelscope.api.state import AppState
-from reelscope.api.uploads import check_video, decode_image, read_limited, safe_name, save_video
+from reelscope.api.uploads import decode_image, read_limited, safe_name
 from reelscope.errors import ReelscopeError
 
 router = APIRouter(prefix="/api", tags=["analyze"], dependencies=[Depends(require_read)])

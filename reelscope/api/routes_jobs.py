@@ -23,7 +23,7 @@ from reelscope.api.security import real, require_read, require_write, under_root
 from reelscope.api.state import AppState
 from reelscope.api.uploads import check_video, save_video
 from reelscope.archive import schema as db
-from reelscope.archive.jobs import ACTIVE, DONE, INTERRUPTED, PLANNED, RUNNING, aware, percent, utcnow
+from reelscope.archive.jobs import ACTIVE, DONE, INTERRUPTED, RUNNING, aware, percent, utcnow
 
 router = APIRouter(prefix="/api", tags=["jobs"], dependencies=[Depends(require_read)])
 Write = [Depends(require_write)]
@@ -191,8 +191,8 @@ def cancel_job(st: State, request: Request, job_id: str) -> dict:
 @router.post("/jobs/{job_id}/resume", response_model=m.JobOut, status_code=202, dependencies=Write,
              responses={**NOT_FOUND, 409: {"description": "the job cannot be resumed"}})
 def resume_job(st: State, request: Request, job_id: str) -> dict:
-    """Run an interrupted job (or a failed analysis of a file on the server) again: an analysis
-    goes on from its last stored stage."""
+    """Run an interrupted job again (or one that failed because the server kept stopping under it):
+    an analysis goes on from its last stored stage."""
     job = get_job_or_404(st, job_id)
     if not st.jobs.can_resume(job) or not st.jobs.requeue(job_id, (INTERRUPTED, "failed"),
                                                            note="Resumed by hand."):
@@ -201,5 +201,3 @@ def resume_job(st: State, request: Request, job_id: str) -> dict:
         raise HTTPException(409, f"job {job_id} cannot be resumed: {why}")
     return job_dict(st.jobs.get(job_id), st.jobs, may_write(request))
 
-
-__all__ = ["router", "job_dict", "get_job_or_404", "may_write", "progress_dict", "PLANNED"]

@@ -97,3 +97,36 @@ def check_video(path: Path, shown: str) -> None:
     if info.container in STILL_IMAGE_FORMATS or info.container.endswith("_pipe"):
         raise HTTPException(415, f"{shown}: a still image ({info.container}), not a video: "
                                  "use POST /api/analyze/image")
+
+
+# ---- the uploads folder (kept tidy by the job runner: reelscope.api.jobs) ------------------------
+def uploads_root(archive) -> Path:
+    return Path(archive.location).resolve() / UPLOADS
+
+
+def remove_upload(archive, path: Path) -> None:
+    """Delete an upload folder (or file) inside ARCHIVE/uploads; anything else is left alone."""
+    root = uploads_root(archive)
+    p = Path(path)
+    try:
+        if p.absolute().parent.resolve() != root:  # (a link inside uploads/ is removed, not followed)
+            return
+    except OSError:
+        return
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def newest_mtime(path: Path) -> float:
+    """The latest modification time of an upload folder or of the files in it (a file being written
+    keeps it fresh)."""
+    try:
+        t = path.lstat().st_mtime
+        if path.is_dir() and not path.is_symlink():
+            for child in path.iterdir():
+                t = max(t, child.lstat().st_mtime)
+        return t
+    except OSError:
+        return 0.0

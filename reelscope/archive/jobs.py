@@ -145,6 +145,12 @@ class JobStore:
         with self.archive.session() as s:
             return {st: n for st, n in s.execute(select(db.Job.status, func.count()).group_by(db.Job.status))}
 
+    def video_paths_under(self, folder: Path | str, limit: int | None = None) -> list[str]:
+        """Paths of the archive's videos whose file lies inside ``folder``."""
+        q = select(db.Video.path).where(db.Video.path.startswith(str(folder).rstrip(os.sep) + os.sep, autoescape=True))
+        with self.archive.session() as s:
+            return list(s.scalars(q.limit(limit) if limit else q))
+
     def active_uploads(self) -> set[str]:
         with self.archive.session() as s:
             return set(s.scalars(select(db.Job.upload).where(db.Job.status.in_(ACTIVE), db.Job.upload.is_not(None))))

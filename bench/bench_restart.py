@@ -5,9 +5,11 @@ in the middle of an analysis, the server started again over the same archive. Me
 - start: seconds from starting the new process until /api/health answered (recovery included);
 - seen: the job's status right after the restart, and the note it shows;
 - resume: seconds from the restart until the job was done;
+- ran_before_stop: seconds the job had run when the signal was sent;
 - total: seconds from submitting the job until it was done, against an uninterrupted run
   (baseline) measured in the same session, interleaved; ``lost`` = total - baseline - downtime
-  (downtime = stop + the pause before the restart + start): the work done twice.
+  (downtime = stop + the pause before the restart + start): the work done twice (noisy on a
+  shared machine: compare with ran_before_stop).
 
     .venv/bin/python bench/bench_restart.py [--runs 3] [--seconds 20] [--at 40] [--out bench/results/restart.json]
 
@@ -71,6 +73,7 @@ def run(work: Path, video: Path, sig: int | None, at: float, pause: float) -> di
         if sig is not None:
             poll(srv, job["id"], lambda j: j["status"] == "running" and j["progress"]["percent"] >= at, timeline, t0)
             out["stopped_at_percent"] = srv.call(f"/api/jobs/{job['id']}")["progress"]["percent"]
+            out["ran_before_stop"] = round(time.monotonic() - t0, 2)
             out["stop"] = round(srv.stop(sig), 2)
             time.sleep(pause)
             restart = time.monotonic()
@@ -115,7 +118,7 @@ def main() -> None:
     for name in ("SIGTERM", "SIGKILL"):
         rs = [r for r in runs if r["signal"] == name]
         med = {k: statistics.median(r[k] for r in rs) for k in ("stop", "start", "resume", "total", "downtime",
-                                                               "stopped_at_percent")}
+                                                               "stopped_at_percent", "ran_before_stop")}
         med["lost"] = round(med["total"] - base - med["downtime"], 2)
         med["seen"] = sorted({f"{r['seen']['status']} (restarts {r['seen']['restarts']})" for r in rs})
         med["completed"] = sum(r["status"] == "done" for r in rs)

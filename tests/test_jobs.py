@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from reelscope.api import create_app
-from reelscope.api.jobs import JobSettings
+from reelscope.api.jobs import EtaClock, JobSettings
 from reelscope.archive import Archive
 from reelscope.archive import schema as db
 from reelscope.archive.jobs import JobStore, WorkerId, utcnow
@@ -271,3 +271,23 @@ def test_unexpected_error_names_the_stage_and_keeps_the_traceback(tmp_path, db_u
         assert got["error"].count("\n") == 0 and "Traceback" in got["detail"]
         log = (tmp_path / "archive" / "logs" / "jobs.log").read_text()
         assert job.id in log and "Traceback" in log
+
+
+def test_eta_from_the_rate_of_the_last_minute():
+    clock = EtaClock(window=60.0, min_span=2.0)
+    assert clock.eta(0.0) is None
+    clock.add(0.0, 0.10)
+    clock.add(1.0, 0.12)
+    assert clock.eta(1.0) is None  # not 2 s of progress yet
+    clock.add(10.0, 0.30)  # 0.2 in 10 s: 35 s for the remaining 0.7
+    assert clock.eta(10.0) == 35.0 and clock.fraction() == 0.30
+    clock.add(10.1, 0.31)  # within a quarter second: the last sample moves, no new one
+    assert len(clock.samples) == 3 and clock.samples[-1] == (10.0, 0.31)
+    for t in range(11, 200):  # a slow start is forgotten: only the last minute counts
+        clock.add(float(t), 0.31 + (t - 10) * 0.001)
+    assert clock.samples[0][0] >= 199 - 60 - 1
+    assert clock.eta(199.0) == pytest.approx((1 - clock.fraction()) / 0.001, rel=0.01)
+    stalled = EtaClock()
+    stalled.add(0.0, 0.5)
+    stalled.add(30.0, 0.5)
+    assert stalled.eta(30.0) is None  # no progress, no estimate

@@ -31,18 +31,17 @@ from reelscope.archive import schema as db
 from reelscope.archive.jobs import (ACTIVE, CANCELLED, DONE, ENDED, FAILED, INTERRUPTED, PLANNED, QUEUED, RUNNING,
                                     JobLost, JobStore, WorkerId)
 from reelscope.api.uploads import newest_mtime, remove_upload, uploads_root
-from reelscope.errors import ReelscopeError
+from reelscope.errors import Cancelled, ReelscopeError
 
 log = logging.getLogger("reelscope.api.jobs")
 
 
-class JobCancelled(BaseException):
-    """Raised inside a job (from its progress callback) to stop it: someone cancelled it. A
-    BaseException (like asyncio.CancelledError), so the library's skip-and-log ``except Exception``
-    around a file does not turn a cancel into a failed analysis."""
+class JobCancelled(Cancelled):
+    """Raised inside a job (from its progress callback) to stop it: someone cancelled it. (The
+    library passes ``reelscope.errors.Cancelled`` through, never recording it as a failure.)"""
 
 
-class JobStopped(BaseException):
+class JobStopped(Cancelled):
     """Raised inside a job (from its progress callback) to stop it: the server is stopping."""
 
 
@@ -94,6 +93,35 @@ class Finish:
     keep_upload: bool = False  # the upload became part of the archive
 
 
+class EtaClock:
+    """Time left from the rate of progress over the last ``window`` seconds (a rate over the whole
+    run would carry a slow start, or a resumed job's jump over its stored stages, to the end)."""
+
+    def __init__(self, window: float = 60.0, min_span: float = 2.0):
+        self.window, self.min_span = window, min_span
+        self.samples: collections.deque = collections.deque()  # (seconds, fraction), 4 a second at most
+
+    def add(self, t: float, fraction: float) -> None:
+        if self.samples and t - self.samples[-1][0] < 0.25:
+            self.samples[-1] = (self.samples[-1][0], fraction)
+        else:
+            self.samples.append((t, fraction))
+        while len(self.samples) > 2 and t - self.samples[1][0] >= self.window:
+            self.samples.popleft()
+
+    def fraction(self) -> float:
+        return self.samples[-1][1] if self.samples else 0.0
+
+    def eta(self, t: float) -> float | None:
+        """Seconds left at time ``t``; None until ``min_span`` seconds of progress were seen."""
+        if not self.samples:
+            return None
+        (t0, f0), f = self.samples[0], self.samples[-1][1]
+        if t - t0 < self.min_span or f - f0 <= 0.005:
+            return None
+        return round((1.0 - f) * (t - t0) / (f - f0), 1)
+
+
 class _Running:
     def __init__(self, job: db.Job):
         self.job = job
@@ -101,7 +129,7 @@ class _Running:
         self.stop = threading.Event()
         self.stage: str | None = None
         self.written = 0.0
-        self.samples: collections.deque = collections.deque()  # (monotonic time, fraction)
+        self.clock = EtaClock()
 
 
 @dataclass
@@ -304,8 +332,7 @@ class JobRunner:
 
     @staticmethod
     def _where(run: _Running) -> str:
-        f = run.samples[-1][1] if run.samples else 0.0
-        return f"{100 * f:.0f}%" + (f" ({run.stage})" if run.stage else "")
+        return f"{100 * run.clock.fraction():.0f}%" + (f" ({run.stage})" if run.stage else "")
 
     def sentence(self, job: db.Job, error: BaseException | str, stage: str | None = None) -> str:
         """One sentence saying what failed: '<Kind> of <source> failed[ during <stage>]: <why>.'"""
@@ -347,19 +374,13 @@ class JobRunner:
             fraction = done / total if total else 0.0
         fraction = max(0.0, min(1.0, float(fraction)))
         now = time.monotonic()
-        run.samples.append((now, fraction))
-        while len(run.samples) > 2 and now - run.samples[1][0] > 60:  # a minute of history for the rate
-            run.samples.popleft()
+        run.clock.add(now, fraction)
         changed = stage != run.stage
         run.stage = stage
         if not changed and now - run.written < 0.5 and done < total:
             return
         run.written = now
-        eta = None
-        t0, f0 = run.samples[0]
-        if now - t0 >= 2.0 and fraction - f0 > 0.005:
-            eta = round((1.0 - fraction) * (now - t0) / (fraction - f0), 1)
-        if self.store.progress(run.job.id, self.me, stage, done, total, fraction, eta):
+        if self.store.progress(run.job.id, self.me, stage, done, total, fraction, run.clock.eta(now)):
             run.cancel.set()
             raise JobCancelled()
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from machine_info import machine  # noqa: E402
-from serve_process import ServeProcess  # noqa: E402
+from live_server import ServeProcess  # noqa: E402
 
 TOKEN = "bench-token"
 JOB = {"stages": ["shots", "faces"], "params": {"faces": {"sample_fps": 25.0}}}

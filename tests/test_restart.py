@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import encode, scene, shot_frame
-from serve_process import ServeProcess
+from live_server import ServeProcess
 
 from reelscope.archive import Archive
 from reelscope.archive import schema as db

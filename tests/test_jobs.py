@@ -291,3 +291,23 @@ def test_eta_from_the_rate_of_the_last_minute():
     stalled.add(0.0, 0.5)
     stalled.add(30.0, 0.5)
     assert stalled.eta(30.0) is None  # no progress, no estimate
+
+
+def test_shutdown_leaves_the_running_job_interrupted_and_start_resumes_it(tmp_path, db_url, synth_dir, edit_video):
+    """A graceful stop does not wait for a job that is slow to report: it is marked interrupted (not
+    a crash: restarts stays 0), and the next start runs it to the end."""
+    with app(tmp_path / "archive", db_url, synth_dir) as c:
+        runner = c.app.state.reelscope.jobs
+        job = c.post("/api/jobs", json={"path": str(edit_video), "stages": ["shots", "keyframes"]},
+                     headers=AUTH).json()
+        wait(c, job["id"], until=("running", "done"))
+        runner.shutdown(wait=0.0)
+        got = c.get(f"/api/jobs/{job['id']}").json()
+        if got["status"] != "done":  # (a fast machine may have finished it already)
+            assert got["status"] == "interrupted" and got["restarts"] == 0, got
+            assert "the server was stopped" in got["note"]
+        time.sleep(0.5)  # the abandoned thread's later writes are refused, whatever it does now
+        assert c.get(f"/api/jobs/{job['id']}").json()["status"] == got["status"]
+        runner.start()
+        done = wait(c, job["id"])
+        assert done["status"] == "done" and done["restarts"] == 0 and done["outcome"] in ("analyzed", "skipped")

@@ -57,6 +57,7 @@ class JobSettings:
     orphan_grace: float = 600.0  # an upload folder younger than this may belong to a request in flight
     planned_ttl: float = 3600.0  # a planned slideshow keeps its pictures this long
     poll: float = 1.0  # seconds between looks for jobs queued by other processes
+    stop_wait: float = 5.0  # at shutdown, seconds a running job has to reach its next progress report
     housekeeping: float = 600.0  # seconds between retention / orphan sweeps
 
     @classmethod
@@ -195,7 +196,7 @@ class JobRunner:
         if self.started:
             return
         self.started = True
-        self._stopping.clear()
+        self._stopping = stopping = threading.Event()  # one per start: threads abandoned at a stop stay stopped
         for job in self.store.recover(self.me, self.settings.stale, self.settings.max_restarts,
                                       "the server stopped while it ran"):
             log.warning("job %s (%s %s) was running when the server stopped: %s", job.id, job.kind, job.source,
@@ -204,25 +205,38 @@ class JobRunner:
                 self._remove_upload(job)
         self.housekeep()
         for k in range(self.settings.workers):
-            t = threading.Thread(target=self._work, name=f"reelscope-job-{k}", daemon=True)
+            t = threading.Thread(target=self._work, args=(stopping,), name=f"reelscope-job-{k}", daemon=True)
             t.start()
             self._threads.append(t)
-        t = threading.Thread(target=self._keep_alive, name="reelscope-job-heartbeat", daemon=True)
+        t = threading.Thread(target=self._keep_alive, args=(stopping,), name="reelscope-job-heartbeat",
+                             daemon=True)
         t.start()
         self._threads.append(t)
 
-    def shutdown(self, wait: float = 30.0) -> None:
-        """Stop: running jobs stop at their next progress report and are left interrupted."""
+    def shutdown(self, wait: float | None = None) -> None:
+        """Stop: running jobs stop at their next progress report and are left interrupted. One that
+        does not report within ``wait`` seconds (settings.stop_wait) is marked interrupted here; its
+        thread is abandoned (its later writes are refused: the job is no longer running)."""
         self._stopping.set()
         self._wake.set()
         with self._lock:
             for r in self._running.values():
                 r.stop.set()
-        deadline = time.monotonic() + wait
+        deadline = time.monotonic() + (self.settings.stop_wait if wait is None else wait)
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            left = list(self._running.values())
+        for r in left:
+            note = (f"Interrupted at {self._where(r)}: the server was stopped; it goes on when the server "
+                    "starts again.")
+            try:
+                if self.store.finish(r.job.id, self.me, INTERRUPTED, note=note):
+                    log.warning("job %s was still running at shutdown: marked interrupted", r.job.id)
+            except Exception:  # the database is gone too: the next start finds it running
+                log.exception("cannot mark job %s interrupted", r.job.id)
         self._threads = [t for t in self._threads if t.is_alive()]
-        self.started = bool(self._threads)
+        self.started = False
 
     # ---- people's side -------------------------------------------------------------------------
     def submit(self, kind: str, source: str, request: dict, *, upload: Path | str | None = None,
@@ -273,8 +287,8 @@ class JobRunner:
     def runnable(self) -> tuple[str, ...]:
         return (QUEUED, INTERRUPTED) if self.settings.resume else (QUEUED,)
 
-    def _work(self) -> None:
-        while not self._stopping.is_set():
+    def _work(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             self._wake.clear()
             try:
                 job = self.store.claim(self.me, self.runnable(), tuple(KINDS))
@@ -284,13 +298,13 @@ class JobRunner:
             if job is None:
                 self._wake.wait(self.settings.poll)
                 continue
-            self._run(job)
+            self._run(job, stopping)
 
-    def _run(self, job: db.Job) -> None:
+    def _run(self, job: db.Job, stopping: threading.Event) -> None:
         run = _Running(job)
         with self._lock:
             self._running[job.id] = run
-            if self._stopping.is_set():
+            if stopping.is_set():  # claimed just as the server stops: left interrupted at once
                 run.stop.set()
         if job.attempts > 1:
             log.info("job %s (%s %s) resumed, attempt %d", job.id, job.kind, job.source, job.attempts)
@@ -384,9 +398,9 @@ class JobRunner:
             run.cancel.set()
             raise JobCancelled()
 
-    def _keep_alive(self) -> None:
+    def _keep_alive(self, stopping: threading.Event) -> None:
         last_sweep = last_recover = time.monotonic()
-        while not self._stopping.wait(self.settings.heartbeat):
+        while not stopping.wait(self.settings.heartbeat):
             with self._lock:
                 running = dict(self._running)
             try:

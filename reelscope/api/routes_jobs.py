@@ -4,7 +4,6 @@ cancel, resume. The runner is reelscope.api.jobs; the rows live in the archive."
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +18,7 @@ from reelscope.analysis import DEFAULT_STAGES
 from reelscope.api import schemas as m
 from reelscope.api.jobs import JobRunner
 from reelscope.api.routes_browse import State
-from reelscope.api.security import real, require_read, require_write, under_roots
+from reelscope.api.security import Shown, real, require_read, require_write, under_roots
 from reelscope.api.state import AppState
 from reelscope.api.uploads import check_video, save_video
 from reelscope.archive import schema as db
@@ -31,16 +30,6 @@ NOT_FOUND = {404: {"description": "no such job"}}
 
 
 # ---- how a job looks from outside ---------------------------------------------------------------
-def may_write(request: Request) -> bool:
-    """Whether the caller could write (no token on this server, or the right bearer token): such
-    callers also see a failed job's traceback."""
-    token = request.app.state.reelscope.settings.token
-    if not token:
-        return True
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and secrets.compare_digest(given.strip().encode(), token.encode())
-
-
 def progress_dict(job: db.Job, now: datetime | None = None) -> dict:
     eta = None
     if job.status == RUNNING and job.eta_seconds is not None and job.progress_at is not None:
@@ -62,7 +51,10 @@ def result_url(job: db.Job) -> str | None:
     return None
 
 
-def job_dict(job: db.Job, runner: JobRunner, detail: bool = False) -> dict:
+def job_dict(job: db.Job, runner: JobRunner, show: Shown) -> dict:
+    """A job as the API shows it to ``show``'s reader: server paths hidden from anonymous readers,
+    tracebacks (``detail``) for token holders only (anyone can read ARCHIVE/logs/jobs.log who can
+    read the server's files)."""
     r = job.request or {}
     analysis = job.kind == "analysis"
     result = dict(job.result or {})
@@ -74,10 +66,10 @@ def job_dict(job: db.Job, runner: JobRunner, detail: bool = False) -> dict:
            "progress": progress_dict(job), "video_id": job.video_id,
            "outcome": result.get("outcome") if analysis else None,
            "result": {k: v for k, v in result.items() if k != "plan"} or None, "url": result_url(job),
-           "error": job.error, "detail": job.detail if detail else None, "note": job.note,
+           "error": job.error, "detail": job.detail if show.privileged else None, "note": job.note,
            "attempts": job.attempts, "restarts": job.restarts,
            "can_cancel": job.status in ACTIVE, "can_resume": runner.can_resume(job)}
-    return out
+    return show(out)
 
 
 def get_job_or_404(st: AppState, job_id: str, kind: str | None = None) -> db.Job:
@@ -138,7 +130,7 @@ async def _job_from_upload(st: AppState, request: Request) -> tuple[m.JobRequest
              openapi_extra={"requestBody": _JOB_BODY},
              responses={403: {"description": "path outside the allowed roots"}, 413: {"description": "too large"},
                         415: {"description": "not a video"}})
-async def create_job(st: State, request: Request) -> dict:
+async def create_job(st: State, show: Shown, request: Request) -> dict:
     """Analyse a video in the background: upload it (multipart ``file``) or name a file on the
     server (JSON ``path``, which must lie under an allowed root). Poll GET /api/jobs/{id}."""
     ctype = request.headers.get("content-type", "").lower()
@@ -163,34 +155,33 @@ async def create_job(st: State, request: Request) -> dict:
         raise HTTPException(415, "send multipart/form-data (a video upload) or application/json ({\"path\": ...})")
     body = {"path": path, "stages": list(req.stages), "params": req.params, "force": req.force}
     job = await run_in_threadpool(st.jobs.submit, "analysis", source, body, upload=folder)
-    return job_dict(job, st.jobs, may_write(request))
+    return job_dict(job, st.jobs, show)
 
 
 # ---- every kind ---------------------------------------------------------------------------------------
 @router.get("/jobs", response_model=list[m.JobOut])
-def list_jobs(st: State, request: Request,
+def list_jobs(st: State, show: Shown,
               kind: Annotated[m.JobKind | None, Query(description="only jobs of this kind")] = None) -> list[dict]:
     """Every job the archive keeps (all kinds), newest first."""
-    detail = may_write(request)
-    return [job_dict(j, st.jobs, detail) for j in st.jobs.list(kind)]
+    return [job_dict(j, st.jobs, show) for j in st.jobs.list(kind)]
 
 
 @router.get("/jobs/{job_id}", response_model=m.JobOut, responses=NOT_FOUND)
-def get_job(st: State, request: Request, job_id: str) -> dict:
-    return job_dict(get_job_or_404(st, job_id), st.jobs, may_write(request))
+def get_job(st: State, show: Shown, job_id: str) -> dict:
+    return job_dict(get_job_or_404(st, job_id), st.jobs, show)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=m.JobOut, dependencies=Write, responses=NOT_FOUND)
-def cancel_job(st: State, request: Request, job_id: str) -> dict:
+def cancel_job(st: State, show: Shown, job_id: str) -> dict:
     """Cancel a job: a queued, interrupted or planned one at once, a running one at its next
     progress report. Ended jobs are left as they are."""
     get_job_or_404(st, job_id)
-    return job_dict(st.jobs.cancel(job_id), st.jobs, may_write(request))
+    return job_dict(st.jobs.cancel(job_id), st.jobs, show)
 
 
 @router.post("/jobs/{job_id}/resume", response_model=m.JobOut, status_code=202, dependencies=Write,
              responses={**NOT_FOUND, 409: {"description": "the job cannot be resumed"}})
-def resume_job(st: State, request: Request, job_id: str) -> dict:
+def resume_job(st: State, show: Shown, job_id: str) -> dict:
     """Run an interrupted job again (or one that failed because the server kept stopping under it):
     an analysis goes on from its last stored stage."""
     job = get_job_or_404(st, job_id)
@@ -199,5 +190,5 @@ def resume_job(st: State, request: Request, job_id: str) -> dict:
         why = "its uploaded file is gone: upload the video again" if job.upload and job.status != DONE \
             else f"it is {job.status}"
         raise HTTPException(409, f"job {job_id} cannot be resumed: {why}")
-    return job_dict(st.jobs.get(job_id), st.jobs, may_write(request))
+    return job_dict(st.jobs.get(job_id), st.jobs, show)
 

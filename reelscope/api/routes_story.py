@@ -7,15 +7,15 @@ import pathlib
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from reelscope.api import schemas as m
 from reelscope.api.routes_browse import State, load_video
-from reelscope.api.routes_jobs import job_dict, may_write
-from reelscope.api.security import require_read, require_write, under_roots
+from reelscope.api.routes_jobs import job_dict
+from reelscope.api.security import Shown, require_read, require_write, under_roots
 from reelscope.api.state import AppState, http_error
 from reelscope.archive import schema as db
 from reelscope.errors import ReelscopeError
@@ -108,7 +108,7 @@ def _source_allowed(st: AppState, v: db.Video) -> None:
                      "result names the summary",
              responses={409: {"description": "the importance stage has not run for this video"},
                         403: {"description": "the source is not under an allowed root"}})
-def make_summary(st: State, request: Request, video_id: VideoId, req: SummaryRequest) -> dict:
+def make_summary(st: State, show: Shown, video_id: VideoId, req: SummaryRequest) -> dict:
     from reelscope.archive.summaries import stored_importance
     from reelscope.story.summary import parse_length
 
@@ -126,7 +126,7 @@ def make_summary(st: State, request: Request, video_id: VideoId, req: SummaryReq
     body = {"video_id": v.id, "length": req.length, "render": req.render, "crossfade": req.crossfade,
             "max_height": req.max_height, "options": {"decay": req.diversity}}
     job = st.jobs.submit("summary", f"{v.filename}: summary of {req.length}", body, video_id=v.id)
-    return job_dict(job, st.jobs, may_write(request))
+    return job_dict(job, st.jobs, show)
 
 
 def _summary(st: AppState, summary_id: int) -> db.Summary:

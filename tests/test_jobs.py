@@ -43,7 +43,7 @@ def dead_worker() -> WorkerId:
 def app(archive: Path, db_url, synth_dir, **jobs) -> TestClient:
     """A client; the runner (and its start-up recovery) runs only inside ``with``."""
     return TestClient(create_app(archive, db_url, token=TOKEN, allowed_roots=[synth_dir], max_upload_mb=5,
-                                 jobs=JobSettings(**{"poll": 0.2, **jobs})))
+                                 jobs=JobSettings(**{"poll": 0.2, **jobs})), base_url="http://localhost")
 
 
 def wait(c: TestClient, job_id: str, until=("done", "failed", "cancelled"), timeout=120.0) -> dict:

@@ -11,15 +11,6 @@ SLIDESHOWS = "slideshows"  # ARCHIVE/slideshows/<job id>.mp4
 
 
 # ---- analysis -----------------------------------------------------------------------------------
-def _overall(order: list[str], stage: str, done: int, total: int) -> float:
-    """Overall share of an analysis from a per-stage report: the stages planned before this one
-    count as done, each stage weighs the same."""
-    if not order:
-        return done / total if total else 0.0
-    k = order.index(stage) if stage in order else 0
-    return (k + (done / total if total else 0.0)) / len(order)
-
-
 def _stored_path(archive, path: str) -> str | None:
     """Where the archive has this file's video now (by content fingerprint), if it has it."""
     from reelscope.media.info import fingerprint
@@ -34,14 +25,12 @@ def _stored_path(archive, path: str) -> str | None:
 @register("analysis", "Analysis")
 def analysis(ctx: JobContext) -> Finish:
     from reelscope.analysis import analyze
-    from reelscope.pipeline.stage import plan
 
     r = ctx.request
-    order = [s.name for s in plan(list(r["stages"]))]
     before = _stored_path(ctx.archive, r["path"]) if ctx.job.upload else None
 
-    def progress(_path: str, stage: str, done: int, total: int) -> None:
-        ctx.progress(stage, done, total, _overall(order, stage, done, total))
+    def progress(_path: str, stage: str, done: int, total: int) -> None:  # overall work units of the video
+        ctx.progress(stage, done, total)
 
     (o,) = analyze([r["path"]], ctx.archive, stages=r["stages"], params=r.get("params") or {},
                    force=r.get("force", False), progress=progress)

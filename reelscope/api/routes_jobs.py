@@ -91,10 +91,10 @@ _JOB_BODY = {"required": True, "content": {
 
 
 def _validate_plan(stages: list[str], params: dict) -> None:
-    from reelscope.pipeline.stage import plan
+    from reelscope.pipeline.stage import expand, plan
 
     try:
-        order = plan(list(stages))
+        order = plan(expand(list(stages)))
         unknown = set(params) - {s.name for s in order}
         if unknown:
             raise ValueError(f"parameters given for stages that do not run: {', '.join(sorted(unknown))}")

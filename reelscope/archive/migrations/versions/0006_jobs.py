@@ -1,14 +1,14 @@
 """jobs: long operations of the server, stored so that a restart knows what was queued or running
 
 Revision ID: 0006
-Revises: 0004 (becomes 0005 when the engine's migration lands)
+Revises: 0005
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -416,7 +416,7 @@ class TranscriptWord(Base):
     probability: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-# ---- jobs (migration 0006; issue 12) -------------------------------------------------------------
+# ---- jobs (migration 0008_jobs; issue 12) -------------------------------------------------------------
 
 class Job(Base):
     """A long operation of the server (analysis, summary, slideshow, batch). The rows are the queue:

@@ -1,14 +1,14 @@
 """jobs: long operations of the server, stored so that a restart knows what was queued or running
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008_jobs
+Revises: 0007_speech
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
-down_revision = '0005'
+revision = '0008_jobs'
+down_revision = '0007_speech'
 branch_labels = None
 depends_on = None
 

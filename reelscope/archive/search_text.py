@@ -8,6 +8,9 @@ the hit's evidence. A source whose tables are not in the schema is skipped, so a
 in by registering, without edits to the search core.
 
     find_phrase(s, ["see", "you", "tomorrow"])   # consecutive words, in order, in any source
+
+It reads stored rows only and imports nothing from the search modules (which use it), so it can
+stay in the archive layer whichever package search lives in.
 """
 from __future__ import annotations
 
@@ -132,13 +135,15 @@ def _contains(line_keys: list[str], keys: list[str]) -> bool:
     return any(line_keys[i:i + n] == keys for i in range(len(line_keys) - n + 1))
 
 
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _screen_find(s, keys: list[str], video: int | None) -> list[TextHit]:
     span = db.TextSpan
-    from reelscope.archive.search_evidence import like
-
     q = select(span.video_id, span.shot_idx, span.text, span.first_frame, span.start_time, span.end_time, span.score)
     for k in keys:  # a cheap prefilter; words are then checked exactly
-        q = q.where(span.text.ilike(like(k), escape="\\"))
+        q = q.where(span.text.ilike(_like(k), escape="\\"))
     if video is not None:
         q = q.where(span.video_id == video)
     out = []

@@ -260,6 +260,15 @@ def test_web_search_page_free_text(tmp_path):
             page.goto(f"http://127.0.0.1:{port}/search?object=car")
             sync_api.expect(page.locator("li.hit")).to_have_count(1)
             assert page.get_by_label("Object").input_value() == "car"
+            # a quoted phrase: the line said, with its time, opening the video there
+            search_archive.add_speech_and_more(app.state.reelscope.archive, ids)
+            page.goto(f"http://127.0.0.1:{port}/search?q=%27see%20you%20tomorrow%27")
+            sync_api.expect(page.locator("li.hit")).to_have_count(1)
+            line = page.locator("a.evidence-line")
+            sync_api.expect(line).to_contain_text("See you tomorrow, Anna.")
+            sync_api.expect(line).to_contain_text("said")
+            assert line.get_attribute("href") == f"/videos/{ids['concert']}?t=2.200"
+            sync_api.expect(page.locator(".reading")).to_contain_text("said or written “see you tomorrow”")
             b.close()
         assert not errors, errors
     finally:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from reelscope.errors import MediaError
-from reelscope.media.info import open_container
+from reelscope.media.info import open_container, video_stream
 
 _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
                "yuv411p", "yuv410p"}
@@ -47,6 +47,7 @@ class Frame:
     time: float  # seconds from the stream's pts (exact for variable frame rate)
     pts: int | None
     images: dict[FrameSpec, np.ndarray] = field(default_factory=dict)
+    damaged: bool = False  # decoded after a rejected packet, before the next keyframe: may show artefacts
 
     def __getitem__(self, spec: FrameSpec) -> np.ndarray:
         return self.images[spec]
@@ -54,9 +55,25 @@ class Frame:
 
 @dataclass
 class DecodeStats:
-    frames: int = 0
-    errors: int = 0
+    """What one decode pass met: filled in as it goes, complete when the iterator ends."""
+    frames: int = 0  # frames decoded
+    packets: int = 0  # video packets read
+    errors: int = 0  # packets the decoder rejected (each usually costs one frame)
     last_error: str = ""
+    error_start: float | None = None  # seconds: time of the first / last rejected packet
+    error_end: float | None = None
+    damaged: int = 0  # frames decoded after an error and before the next keyframe (may show artefacts)
+    first_time: float | None = None  # time of the first decoded frame
+    end_time: float | None = None  # presentation end of the last decoded frame (its time + duration)
+    stopped: str = ""  # the container could not be read past this point (a demuxer error)
+
+    def rejected(self, packet, error: Exception) -> None:
+        self.errors += 1
+        self.last_error = getattr(error, "strerror", None) or str(error)
+        if packet is not None and packet.pts is not None and packet.time_base is not None:
+            t = float(packet.pts * packet.time_base)
+            self.error_start = t if self.error_start is None else min(self.error_start, t)
+            self.error_end = t if self.error_end is None else max(self.error_end, t)
 
 
 def _plane(frame, k: int, w: int, h: int) -> np.ndarray:
@@ -120,6 +137,33 @@ class _Converter:
         return out
 
 
+def _decoded(container, stream, stats: DecodeStats):
+    """(packet, frames) for every video packet; frames is None for a packet the decoder rejected.
+    A demuxer error ends the stream (``stats.stopped``) after draining the decoder."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as e:  # the container is unreadable from here on
+            stats.stopped = str(e)
+            try:
+                yield None, stream.codec_context.decode(None)
+            except av.error.FFmpegError:
+                pass
+            return
+        if packet.size:
+            stats.packets += 1
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as e:
+            stats.rejected(packet, e)
+            yield packet, None
+            continue
+        yield packet, frames
+
+
 def iter_frames(path: str | Path, specs: Sequence[FrameSpec] = (FrameSpec("rgb"),), *,
                 rotation: int | None = None, fast: bool = False, prefetch: int = 32,
                 stats: DecodeStats | None = None, fps: Fraction | None = None,
@@ -129,8 +173,11 @@ def iter_frames(path: str | Path, specs: Sequence[FrameSpec] = (FrameSpec("rgb")
     """Decode every frame of the first video stream, in presentation order.
 
     ``fast`` skips the in-loop deblocking filter for codecs that have one: about 20% faster
-    decoding, invisible at analysis resolutions, wrong for thumbnails. Corrupt packets are
-    skipped and counted in ``stats``; the caller decides whether the result is usable.
+    decoding, invisible at analysis resolutions, wrong for thumbnails. Cover art (an attached
+    picture stream) is never taken for the video. Corrupt packets are skipped and counted in
+    ``stats`` (with their times, and the frames decoded after them until the next keyframe); the
+    caller decides whether the result is usable (``media.integrity.check_complete``). A frame's
+    time is its exact pts; a frame without one is placed one nominal frame after the previous.
     ``only``: yield just these frame indices (every frame is still decoded and counted, but only
     these are converted), and stop after the last of them.
     ``select(index, time)``: the specs (a subset of ``specs``) to convert for this frame; a frame
@@ -152,29 +199,57 @@ def iter_frames(path: str | Path, specs: Sequence[FrameSpec] = (FrameSpec("rgb")
         container = None
         try:
             container = open_container(path)
-            if not container.streams.video:
+            stream = video_stream(container)
+            if stream is None:
                 raise MediaError(path, "has no video stream")
-            stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             if fast and stream.codec_context.name in _LOOP_FILTER_CODECS:
                 stream.codec_context.options = {"skip_loop_filter": "all"}
             rate = fps or stream.average_rate or stream.guessed_rate or Fraction(25)
+            step = 1 / float(rate)
             conv = None
             index = 0
-            for packet in container.demux(stream):
+            # damage: frames from the first rejected packet's time until a keyframe after it
+            # (by pts: with frame threading, frames come out a few packets after their own)
+            err_pts: float | None = None
+            recover_pts: float | None = None
+            last_t: float | None = None
+            for packet, frames in _decoded(container, stream, stats):
                 if stop.is_set():
                     return
                 if last_wanted is not None and index > last_wanted:
                     break
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError as e:
-                    stats.errors += 1
-                    stats.last_error = str(e)
+                if frames is None:  # rejected packet
+                    p = float("-inf") if packet is None or packet.pts is None else packet.pts
+                    err_pts = p if err_pts is None else min(err_pts, p)
+                    recover_pts = None
                     continue
+                if err_pts is not None and recover_pts is None and packet is not None and packet.is_keyframe:
+                    recover_pts = packet.pts if packet.pts is not None else float("-inf")
                 for frame in frames:
                     if last_wanted is not None and index > last_wanted:
                         break
+                    if frame.pts is not None and frame.time_base is not None:
+                        t = float(frame.pts * frame.time_base)
+                        dur = float(frame.duration * frame.time_base) if frame.duration else 0.0
+                    else:  # no timestamp: one nominal frame after the previous one
+                        t = float(index * step) if last_t is None else last_t + step
+                        dur = 0.0
+                    if stats.first_time is None:
+                        stats.first_time = t
+                    end = t + (dur or (t - last_t if last_t is not None and t > last_t else step))
+                    stats.end_time = end if stats.end_time is None else max(stats.end_time, end)
+                    last_t = t
+                    hurt = bool(getattr(frame, "is_corrupt", False))
+                    if err_pts is not None:
+                        if frame.pts is None:
+                            hurt = hurt or recover_pts is None
+                        elif recover_pts is not None and frame.pts >= recover_pts:
+                            err_pts = recover_pts = None  # repaired
+                        else:
+                            hurt = hurt or frame.pts >= err_pts
+                    if hurt:
+                        stats.damaged += 1
                     if only is not None and index not in only:
                         index += 1
                         stats.frames = index
@@ -182,19 +257,15 @@ def iter_frames(path: str | Path, specs: Sequence[FrameSpec] = (FrameSpec("rgb")
                     if conv is None:
                         rot = rotation if rotation is not None else int(round(frame.rotation or 0)) % 360
                         conv = _Converter(specs, rot)
-                    if frame.pts is not None and frame.time_base is not None:
-                        t = float(frame.pts * frame.time_base)
-                    else:
-                        t = float(index / Fraction(rate))
                     if select is not None:
                         chosen = select(index, t)
                         if not chosen:
                             index += 1
                             stats.frames = index
                             continue
-                        item = Frame(index, t, frame.pts, conv(frame, chosen))
+                        item = Frame(index, t, frame.pts, conv(frame, chosen), hurt)
                     else:
-                        item = Frame(index, t, frame.pts, conv(frame))
+                        item = Frame(index, t, frame.pts, conv(frame), hurt)
                     index += 1
                     stats.frames = index
                     while not stop.is_set():

@@ -31,6 +31,8 @@ class VideoInfo:
     has_audio: bool
     audio_codec: str | None
     audio_rate: int | None
+    duration_exact: bool = False  # the duration is the video stream's own (not the container's, which
+    # may include a longer audio track)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -79,12 +81,50 @@ def open_container(path: str | Path):
         raise MediaError(p, f"cannot open media: {msg}") from None
 
 
-def _rotation_of_first_frame(container, stream) -> int | None:
-    """Decode the first frame: proves the stream is decodable and reads its display rotation."""
+def is_attached_picture(stream) -> bool:
+    """Cover art (an MP3's APIC, an M4A's covr, an Ogg's METADATA_BLOCK_PICTURE): FFmpeg shows it as
+    a one-picture video stream with the ``attached_pic`` disposition."""
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def video_stream(container):
+    """The first video stream that is a moving picture (not cover art), or None."""
+    for s in container.streams.video:
+        if not is_attached_picture(s):
+            return s
+    return None
+
+
+def _no_video_kind(container) -> str:
+    pictures = any(is_attached_picture(s) for s in container.streams.video)
+    if container.streams.audio:
+        return "audio with cover art" if pictures else "audio only"
+    return "a still picture only" if pictures else "no streams"
+
+
+def _tag_seconds(value) -> float | None:
+    """Matroska's per-track DURATION tag ('HH:MM:SS.fffffffff') in seconds."""
     try:
-        for frame in container.decode(stream):
-            return int(round(getattr(frame, "rotation", 0) or 0)) % 360
-    except av.error.FFmpegError:
+        h, m, s = str(value).split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+    except (ValueError, TypeError):
+        return None
+
+
+def _rotation_of_first_frame(container, stream, max_packets: int = 300) -> int | None:
+    """Decode the first frame: proves the stream is decodable and reads its display rotation.
+    Undecodable packets at the start (damage) are skipped, up to ``max_packets``."""
+    try:
+        for n, packet in enumerate(container.demux(stream)):
+            if n >= max_packets:
+                return None
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            for frame in frames:
+                return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    except av.error.FFmpegError:  # the container itself is broken beyond this point
         return None
     return None
 
@@ -94,10 +134,9 @@ def probe(path: str | Path) -> VideoInfo:
     p = check_path(path)
     container = open_container(p)
     try:
-        if not container.streams.video:
-            kind = "audio only" if container.streams.audio else "no streams"
-            raise MediaError(p, f"has no video stream ({kind})")
-        vs = container.streams.video[0]
+        vs = video_stream(container)
+        if vs is None:
+            raise MediaError(p, f"has no video stream ({_no_video_kind(container)})")
         cc = vs.codec_context
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
         if not rate or rate <= 0:
@@ -105,12 +144,16 @@ def probe(path: str | Path) -> VideoInfo:
         fps = Fraction(rate.numerator, rate.denominator)
         tb = Fraction(vs.time_base.numerator, vs.time_base.denominator) if vs.time_base else Fraction(1, 1000)
         exact = bool(vs.frames)
+        tagged = _tag_seconds(vs.metadata.get("DURATION") or vs.metadata.get("duration"))
+        duration_exact = True
         if vs.duration is not None and vs.time_base:
             duration = float(vs.duration * vs.time_base)
+        elif tagged:
+            duration = tagged
         elif container.duration:
-            duration = container.duration / 1_000_000
+            duration, duration_exact = container.duration / 1_000_000, False
         else:
-            duration = 0.0
+            duration, duration_exact = 0.0, False
         hint = vs.frames or int(round(duration * float(fps)))
         check_pixels(p, cc.width, cc.height)  # frames over the image pixel limit: refused before decoding one
         rotation = _rotation_of_first_frame(container, vs)
@@ -126,7 +169,7 @@ def probe(path: str | Path) -> VideoInfo:
             rotation=rotation, fps=fps, time_base=tb, frame_count_hint=int(hint), frame_count_exact=exact,
             duration=duration, has_audio=a is not None,
             audio_codec=a.codec_context.name if a else None,
-            audio_rate=a.codec_context.sample_rate if a else None,
+            audio_rate=a.codec_context.sample_rate if a else None, duration_exact=duration_exact,
         )
     finally:
         container.close()

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Protocol, Sequence
 
-from reelscope.errors import Cancelled, MediaError
+from reelscope.errors import Cancelled
 from reelscope.media.decode import DecodeStats, iter_frames
+from reelscope.media.integrity import check_complete
 from reelscope.pipeline.stage import Context, Stage, dependents, stages as all_stages
 
 
@@ -359,15 +360,6 @@ def _close(consumers) -> None:
 
 
 def check_decoded(path: str, info, decoded: int, stats: DecodeStats) -> str | None:
-    """Raise when nothing decoded or the file is badly truncated; a warning for lesser damage."""
-    if decoded == 0:
-        raise MediaError(path, "no decodable video frame")
-    # a stream's own frame count is reliable; a count derived from a container duration
-    # (which may include a longer audio track) only catches gross truncation
-    share = 0.9 if info.frame_count_exact else 0.7
-    if info.frame_count_hint > 30 and decoded < share * info.frame_count_hint:
-        raise MediaError(path, f"truncated or corrupt: decoded {decoded} of {info.frame_count_hint} frames"
-                               + (f" ({stats.errors} bad packets)" if stats.errors else ""))
-    if stats.errors:
-        return f"{stats.errors} undecodable packet(s) skipped ({stats.last_error})"
-    return None
+    """Raise when nothing decoded or the file is truncated; a warning (with the decoded share) for
+    damage in the middle. See ``media.integrity.check_complete``."""
+    return check_complete(path, info, stats)

@@ -21,8 +21,10 @@ class BoundaryDetector(Protocol):
     def params(self) -> dict:
         """Parameters and model versions, recorded with each analysis run."""
 
-    def process(self, index: int, image: np.ndarray) -> None:
-        """Feed frame ``index`` (consecutive from 0) as the array ``frame_spec`` describes."""
+    def process(self, index: int, image: np.ndarray, time: float | None = None) -> None:
+        """Feed frame ``index`` (consecutive from 0) as the array ``frame_spec`` describes, with its
+        exact presentation time in seconds (frames may be unevenly spaced: variable frame rate,
+        lost frames)."""
 
     def finish(self, frame_count: int) -> list[Transition]:
         """Called once after the last frame; returns transitions sorted by boundary."""

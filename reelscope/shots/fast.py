@@ -13,6 +13,12 @@ so it keeps up with decoding. Decisions, from the signals in ``features.py``:
   the average of the two ends (a linear mix), for several consecutive centres.
 * wipe: across a window the middle frame matches one end in part of the picture and the
   other end in the rest.
+
+Time: the frame counts below (windows, gaps, ramps) are tuned at ``rate_ref`` (24 fps) and
+used as they are at that rate and above. Below it, from each frame's real interval (exact
+timestamps, so variable-frame-rate files work), they shrink to the same duration; and the
+ratio tests relax, since at low rates motion between frames approaches the difference a cut
+makes: a ratio r becomes 1 + (r - 1) * (dt_ref / dt) ** relax.
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from dataclasses import dataclass, asdict
 import numpy as np
 
 from reelscope.media.decode import FrameSpec
-from reelscope.shots.features import FrameSignals
+from reelscope.shots.features import FrameSignals, scaled
 from reelscope.shots.types import Transition, TransitionType
 
 
@@ -44,11 +50,14 @@ class FastParams:
     dissolve_min_run: int = 3  # consecutive centres that look like a mix
     wipe_min: float = 0.5
     min_gap: int = 6  # boundaries closer than this are one transition
+    neighbourhood: int = 8  # frames either side for a cut's local difference level
+    rate_ref: float = 24.0  # the frame rate the frame counts above are tuned at (used unchanged above it)
+    relax: float = 1.0  # how fast ratio thresholds relax below rate_ref (see the module docstring)
 
 
 class FastDetector:
     name = "fast"
-    version = "1"
+    version = "2"  # 2: time-aware (frame times, low and variable frame rates)
 
     def __init__(self, params: FastParams | None = None, **overrides):
         self.p = params or FastParams()
@@ -57,19 +66,37 @@ class FastDetector:
                 raise TypeError(f"unknown parameter {k!r} for the fast detector")
             setattr(self.p, k, v)
         self.frame_spec = FrameSpec("yuv", 64, 36)
-        self.signals = FrameSignals(window=self.p.window)
+        self.signals = FrameSignals(window=self.p.window, rate_ref=self.p.rate_ref)
 
     def params(self) -> dict:
         return {"detector": self.name, "version": self.version, **asdict(self.p)}
 
-    def process(self, index: int, image: np.ndarray) -> None:
-        self.signals.push(image)
+    def process(self, index: int, image: np.ndarray, time: float | None = None) -> None:
+        """Feed frame ``index``; ``time``: its presentation time in seconds (without it, frames
+        are taken to be ``rate_ref`` apart)."""
+        self.signals.push(image, time)
+
+    # -- time -----------------------------------------------------------------------------
+    def _frames(self, count: int, t: int, lowest: int = 1) -> int:
+        """A frame count tuned at rate_ref, for the frame interval around frame t."""
+        return scaled(count, float(self._dt[t]), self.p.rate_ref, lowest)
+
+    def _ratio(self, r: float, t: int) -> float:
+        """A ratio threshold for frame t: relaxed where the frames are further apart than at rate_ref."""
+        s = float(self._slow[t])
+        return r if s <= 1.0 else 1.0 + (r - 1.0) * s ** -self.p.relax
 
     def finish(self, frame_count: int) -> list[Transition]:
         s = self.signals.arrays()
         n = len(s["d1"])
+        self.head, self.tail = 0, max(n - 1, 0)
         if n < 2:
             return []
+        # the interval around each frame: the mean of the middle three of five intervals, so that
+        # jittery timestamps average out and a single long gap (lost frames) does not count as slow
+        five = np.sort(np.lib.stride_tricks.sliding_window_view(np.pad(s["dt"], 2, mode="edge"), 5), axis=1)
+        self._dt = five[:, 1:4].mean(axis=1)
+        self._slow = self._dt * self.p.rate_ref
         blank = (s["std"] < self.p.blank_std) & ((s["mean"] < 48) | (s["mean"] > 200))
         found = self._fades(s, blank) + self._cuts(s, blank) + self._gradual(s, blank)
         head, tail = self.head, self.tail = self._edge_fades(s["std"], blank)
@@ -81,8 +108,9 @@ class FastDetector:
         """Walk from frame i in direction ``step`` while contrast falls towards i (a fade ramp)."""
         n = len(std)
         j = i
-        while 0 <= j + step < n and abs(j - i) < self.p.fade_max_ramp:
-            k = min(max(j + 3 * step, 0), n - 1)
+        ramp, ahead = self._frames(self.p.fade_max_ramp, i), self._frames(3, i)
+        while 0 <= j + step < n and abs(j - i) < ramp:
+            k = min(max(j + ahead * step, 0), n - 1)
             if std[k] > std[j] + 0.3 or std[j + step] > std[j] + 0.3:
                 j += step
             else:
@@ -113,15 +141,17 @@ class FastDetector:
             d = d1[t]
             if d < p.cut_min_diff:
                 continue
-            lo, hi = max(1, t - 8), min(n, t + 9)
+            k = self._frames(p.neighbourhood, t, lowest=3)
+            lo, hi = max(1, t - k), min(n, t + k + 1)
             neigh = np.concatenate([d1[lo:t - 1], d1[t + 2:hi]]) if hi - lo > 4 else d1[lo:hi]
             level = float(np.median(neigh)) if len(neigh) else 0.0
             side = max(d1[t - 1], d1[t + 1] if t + 1 < n else 0.0)
             hside = max(hist[t - 1], hist[t + 1] if t + 1 < n else 0.0)
-            colour_jump = hist[t] >= p.hist_jump and hist[t] >= p.spike_ratio * (hside + 0.01)
-            if d < p.cut_ratio * (level + 1.0) and d < p.spike_ratio * (side + 1.0) and not colour_jump:
+            cut_ratio, spike_ratio = self._ratio(p.cut_ratio, t), self._ratio(p.spike_ratio, t)
+            colour_jump = hist[t] >= p.hist_jump and hist[t] >= spike_ratio * (hside + 0.01)
+            if d < cut_ratio * (level + 1.0) and d < spike_ratio * (side + 1.0) and not colour_jump:
                 continue
-            if d < p.min_side_ratio * side and not colour_jump:
+            if d < self._ratio(p.min_side_ratio, t) * side and not colour_jump:
                 continue  # part of a burst of large changes (whip pan, shaking): no single cut frame
             if d1[t] < d1[t - 1] or (t + 1 < n and d1[t] < d1[t + 1]):
                 continue  # not the local peak
@@ -129,7 +159,7 @@ class FastDetector:
                 continue
             if ret[t] < p.flash_return:
                 continue  # the picture comes back: flash, flicker or occlusion
-            score = float(min(1.0, d / (p.cut_ratio * (level + 1.0) * 2)))
+            score = float(min(1.0, d / (cut_ratio * (level + 1.0) * 2)))
             out.append(Transition.cut(t, score=score, detector=self.name))
         return out
 
@@ -160,12 +190,16 @@ class FastDetector:
     # -- dissolves and wipes ------------------------------------------------------------
     def _gradual(self, s, blank) -> list[Transition]:
         p = self.p
-        w = p.window
-        span, lin, wipe = s["span"], s["lin"], s["wipe"]
+        span, lin, wipe, win = s["span"], s["lin"], s["wipe"], s["win"]
         n = len(span)
         std = s["std"]
-        ends = np.minimum(np.concatenate([np.full(w, np.inf), std[:-w]]), np.concatenate([std[w:], np.full(w, np.inf)]))
-        dip = (ends - std) / np.maximum(ends, 1.0)  # a mix of two pictures has less contrast than either
+        idx = np.arange(n)
+        before, after = idx - win, idx + win
+        ends = np.minimum(np.where(before >= 0, std[np.clip(before, 0, n - 1)], np.inf),
+                          np.where(after < n, std[np.clip(after, 0, n - 1)], np.inf))
+        # a mix of two pictures has less contrast than either (0 where the window leaves the video)
+        ends = np.where(np.isfinite(ends), ends, std)
+        dip = (ends - std) / np.maximum(ends, 1.0)
         mix = (span > p.dissolve_min_span) & (lin < p.dissolve_max_lin) & ~blank
         wip = (span > p.dissolve_min_span) & (wipe > p.wipe_min)
         out = []
@@ -179,11 +213,11 @@ class FastDetector:
                 while t < n and mask[t]:
                     t += 1
                 b = t - 1
-                if b - a + 1 < p.dissolve_min_run:
+                if b - a + 1 < self._frames(p.dissolve_min_run, a, lowest=2):
                     continue
                 if kind is TransitionType.DISSOLVE and dip[a:b + 1].max() < p.dissolve_min_dip:
                     continue  # mixing two unrelated pictures always lowers contrast somewhere
-                start, end = max(0, a - w // 2), min(n - 1, b + w // 2)
+                start, end = max(0, a - int(win[a]) // 2), min(n - 1, b + int(win[b]) // 2)
                 score = float(1.0 - np.clip(lin[a:b + 1].mean(), 0, 1)) if kind is TransitionType.DISSOLVE \
                     else float(wipe[a:b + 1].mean() / 2)
                 out.append(Transition(start, end, (a + b + 1) // 2, kind, score, self.name))
@@ -201,7 +235,9 @@ class FastDetector:
                 hi = max(x.end for x in last)
                 gap = t.start - hi
                 between_blank = gap > 0 and blank[hi:t.start + 1].all()
-                if gap <= 0 or (t.boundary - max(x.boundary for x in last) < self.p.min_gap) or between_blank:
+                prev = max(x.boundary for x in last)
+                close = t.boundary - prev < self._frames(self.p.min_gap, min(prev, n - 1))
+                if gap <= 0 or close or between_blank:
                     last.append(t)
                     continue
             merged.append([t])

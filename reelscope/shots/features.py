@@ -15,6 +15,11 @@ For every centre c with a window w (frames c-w, c, c+w):
   wipe   share of changed pixels that match one end exactly while both ends are represented,
          the two groups lying on either side of an edge (0 when they do not)
 Only a ring of recent frames is kept, so memory does not grow with the video.
+
+Time: every frame comes with its presentation time. The lookahead L and the window w are frame
+counts tuned at ``rate_ref`` frames per second; at lower rates (including the slow parts of a
+variable-frame-rate file) each centre gets the counts that span the same time (never fewer than
+2 and 1), from the frame interval around it. ``dt`` holds each frame's interval to the previous.
 """
 from __future__ import annotations
 
@@ -43,13 +48,27 @@ def _hist(f: np.ndarray) -> np.ndarray:
     return h / h.sum()
 
 
+def scaled(frames: int, dt: float, rate_ref: float, lowest: int = 1) -> int:
+    """``frames`` (a count tuned at ``rate_ref``) for a frame interval ``dt``: the same duration at
+    lower rates, never more frames than tuned (higher rates keep the tuned counts)."""
+    if dt * rate_ref <= 1.0:
+        return frames
+    return max(lowest, min(frames, int(round(frames / (dt * rate_ref)))))
+
+
 class FrameSignals:
-    def __init__(self, window: int = 8, lookahead: int = 5, ret_min_diff: float = 6.0):
+    def __init__(self, window: int = 8, lookahead: int = 5, ret_min_diff: float = 6.0, rate_ref: float = 24.0):
         self.w = window
         self.L = lookahead
         self.ret_min_diff = ret_min_diff
-        self.ring: deque[np.ndarray] = deque(maxlen=max(2 * window, 2 * lookahead) + 1)
+        self.rate_ref = rate_ref
+        keep = 3 * max(window, lookahead) + 2  # a centre may wait for an earlier one with a longer window
+        self.ring: deque[np.ndarray] = deque(maxlen=keep)
+        self.tiny: deque[np.ndarray] = deque(maxlen=keep)
+        self.hists: deque[np.ndarray] = deque(maxlen=keep)
         self.prev_hist: np.ndarray | None = None
+        self.times: list[float] = []
+        self.dt: list[float] = []
         self.d1: list[float] = []
         self.hist: list[float] = []
         self.mean: list[float] = []
@@ -57,12 +76,31 @@ class FrameSignals:
         self.ret: list[float] = []
         self.span: list[float] = []
         self.hspan: list[float] = []
-        self.tiny: deque[np.ndarray] = deque(maxlen=2 * window + 1)
-        self.hists: deque[np.ndarray] = deque(maxlen=2 * window + 1)
         self.lin: list[float] = []
         self.wipe: list[float] = []
+        self.win: list[int] = []  # the window w used for each centre
+        self._ret_next = 0  # next centre waiting for its lookahead
+        self._win_next = 0  # next centre waiting for its window
 
-    def push(self, yuv: np.ndarray) -> None:
+    def _at(self, ring: deque, k: int) -> np.ndarray:
+        """Frame k (absolute index) from a ring holding the most recent frames."""
+        return ring[k - (len(self.d1) - len(ring))]
+
+    def local_dt(self, i: int) -> float:
+        """The frame interval around frame i, from the intervals seen so far (median of five)."""
+        lo = max(1, i - 4)
+        if i < 1 or lo > i:
+            return 1.0 / self.rate_ref
+        return float(np.median(self.dt[lo:i + 1]))
+
+    def push(self, yuv: np.ndarray, time: float | None = None) -> None:
+        i = len(self.d1)
+        if time is None:
+            time = (self.times[-1] + 1.0 / self.rate_ref) if self.times else 0.0
+        self.dt.append(max(time - self.times[-1], 1e-4) if self.times else 1.0 / self.rate_ref)
+        self.times.append(time)
+        if i == 1:
+            self.dt[0] = self.dt[1]
         f = yuv.astype(np.float32)
         mean, std = cv2.meanStdDev(yuv[:, :, 0])
         self.mean.append(float(mean[0, 0]))
@@ -78,54 +116,54 @@ class FrameSignals:
         self.ring.append(f)
         self.hists.append(h)
         self.tiny.append(cv2.resize(f, (16, 9), interpolation=cv2.INTER_AREA))
-        i = len(self.d1) - 1
-        self._lookahead(i)
-        self._window(i)
+        while self._ret_next <= i and self._lookahead(self._ret_next, i):
+            self._ret_next += 1
+        while self._win_next <= i and self._window(self._win_next, i):
+            self._win_next += 1
 
-    def _lookahead(self, i: int) -> None:
-        # content return for frame c = i - L (needs frames c-L .. c+L)
-        L = self.L
-        c = i - L
-        if c < 0:
-            return
+    def _lookahead(self, c: int, i: int) -> bool:
+        """Content return for centre c (needs frames c-L .. c+L); False while c+L is not here yet."""
+        L = scaled(self.L, self.local_dt(c), self.rate_ref, lowest=2)
+        if c + L > i:
+            return False
         if c < 1 or self.d1[c] < self.ret_min_diff:
             self.ret.append(1.0)
-            return
-        ring = self.ring
-        n_before = min(L, c, len(ring) - L - 1)
-        before = [ring[-(L + 1 + k)] for k in range(1, n_before + 1)]
-        after = [ring[-j] for j in range(1, L + 1)]
+            return True
+        before = [self._at(self.ring, c - k) for k in range(1, min(L, c) + 1)]
+        after = [self._at(self.ring, c + j) for j in range(1, L + 1)]
         best = min(_diff(b, a) for b in before for a in after)
         self.ret.append(best / max(self.d1[c], 1e-3))
+        return True
 
-    def _window(self, i: int) -> None:
-        w = self.w
-        c = i - w
+    def _window(self, c: int, i: int) -> bool:
+        w = scaled(self.w, self.local_dt(c), self.rate_ref, lowest=1)
+        if c + w > i:
+            return False
+        self.win.append(w)
         if c < w:
-            if c >= 0:
-                self.span.append(0.0)
-                self.hspan.append(0.0)
-                self.lin.append(1.0)
-                self.wipe.append(0.0)
-            return
-        a, m, b = self.ring[-(2 * w + 1)], self.ring[-(w + 1)], self.ring[-1]
+            self.span.append(0.0)
+            self.hspan.append(0.0)
+            self.lin.append(1.0)
+            self.wipe.append(0.0)
+            return True
+        a, m, b = self._at(self.ring, c - w), self._at(self.ring, c), self._at(self.ring, c + w)
         span = _diff(a, b)
         self.span.append(span)
-        self.hspan.append(float(np.abs(self.hists[0] - self.hists[-1]).sum() / 2))
-        ta, tm, tb = self.tiny[0], self.tiny[w], self.tiny[-1]
+        self.hspan.append(float(np.abs(self._at(self.hists, c - w) - self._at(self.hists, c + w)).sum() / 2))
+        ta, tm, tb = self._at(self.tiny, c - w), self._at(self.tiny, c), self._at(self.tiny, c + w)
         self.lin.append(_diff(tm, (ta + tb) * 0.5) / max(_diff(ta, tb) * 0.5, 1e-3))
         ya, ym, yb = a[:, :, 0], m[:, :, 0], b[:, :, 0]
         changed = np.abs(ya - yb) > 40
         n = int(changed.sum())
         if n < changed.size * 0.5:
             self.wipe.append(0.0)
-            return
+            return True
         ma = (np.abs(ym - ya) < 12) & changed
         mb = (np.abs(ym - yb) < 12) & changed
         fa, fb = ma.sum() / n, mb.sum() / n
         if min(fa, fb) <= 0.15:
             self.wipe.append(0.0)
-            return
+            return True
         # a wipe has a moving edge: the pixels that still show A sit on one side of it
         coherence = 0.0
         for axis in (0, 1):
@@ -135,14 +173,20 @@ class FrameSignals:
             if ok.sum() >= 4:
                 coherence = max(coherence, float(np.abs(2 * ca[ok] / tot[ok] - 1).mean()))
         self.wipe.append(float(fa + fb) if coherence > 0.7 else 0.0)
+        return True
 
     def arrays(self) -> dict[str, np.ndarray]:
         n = len(self.d1)
         out = {}
-        for k in ("d1", "hist", "mean", "std", "ret", "span", "hspan", "lin", "wipe"):
-            v = np.asarray(getattr(self, k), np.float32)
+        for k in ("d1", "hist", "mean", "std", "ret", "span", "hspan", "lin", "wipe", "times", "dt"):
+            v = np.asarray(getattr(self, k), np.float64 if k in ("times", "dt") else np.float32)
             fill = 1.0 if k in ("ret", "lin") else 0.0
             if len(v) < n:  # the tail frames never got a full window/lookahead
-                v = np.concatenate([v, np.full(n - len(v), fill, np.float32)])
+                v = np.concatenate([v, np.full(n - len(v), fill, v.dtype)])
             out[k] = v
+        win = np.asarray(self.win, np.int64)
+        if len(win) < n:
+            tail = [scaled(self.w, self.local_dt(c), self.rate_ref) for c in range(len(win), n)]
+            win = np.concatenate([win, np.asarray(tail, np.int64)])
+        out["win"] = win
         return out

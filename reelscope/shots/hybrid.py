@@ -34,8 +34,8 @@ class HybridDetector:
         return self.net.models() if hasattr(self.net, "models") else {}
 
     def process_frame(self, index: int, frame) -> None:
-        self.fast.process(index, frame[self.fast.frame_spec])
-        self.net.process(index, frame[self.net.frame_spec])
+        self.fast.process(index, frame[self.fast.frame_spec], frame.time)
+        self.net.process(index, frame[self.net.frame_spec], frame.time)
 
     def finish(self, frame_count: int) -> list[Transition]:
         mine = self.fast.finish(frame_count)

@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from reelscope.errors import MediaError
 from reelscope.media.decode import DecodeStats, FrameSpec, iter_frames
 from reelscope.media.info import VideoInfo
-from reelscope.shots.types import Transition
+from reelscope.media.integrity import check_complete
+from reelscope.shots.types import Transition, drop_recovery_cuts
 
 Progress = Callable[[int, int], None]  # (frames done, frames expected)
 
@@ -19,6 +19,7 @@ class DetectionPass:
     frame_times: list[float]  # exact presentation time of every frame (VFR-safe)
     transitions: dict[str, list[Transition]] = field(default_factory=dict)
     decode_errors: int = 0
+    warning: str | None = None  # damage in the middle of the file (media.integrity.check_complete)
 
 
 def _specs_of(det) -> tuple[FrameSpec, ...]:
@@ -31,25 +32,21 @@ def detect(path: str | Path, info: VideoInfo, detectors: Sequence, progress: Pro
     specs = tuple(dict.fromkeys(s for d in detectors for s in _specs_of(d)))
     stats = DecodeStats()
     times: list[float] = []
+    damaged: list[bool] = []
     expected = max(info.frame_count_hint, 1)
     for frame in iter_frames(path, specs, rotation=info.rotation, fast=fast_decode, stats=stats, fps=info.fps):
         times.append(frame.time)
+        damaged.append(frame.damaged)
         for d in detectors:
             if hasattr(d, "frame_specs"):
                 d.process_frame(frame.index, frame)
             else:
-                d.process(frame.index, frame[d.frame_spec])
+                d.process(frame.index, frame[d.frame_spec], frame.time)
         if progress and frame.index % 64 == 0:
             progress(frame.index + 1, expected)
     n = len(times)
-    if n == 0:
-        raise MediaError(path, "no decodable video frame")
-    # a stream's own frame count is reliable; a count derived from a container duration
-    # (which may include a longer audio track) only catches gross truncation
-    share = 0.9 if info.frame_count_exact else 0.7
-    if info.frame_count_hint > 30 and n < share * info.frame_count_hint:
-        raise MediaError(path, f"truncated or corrupt: decoded {n} of {info.frame_count_hint} frames"
-                               + (f" ({stats.errors} bad packets)" if stats.errors else ""))
+    warning = check_complete(path, info, stats)
     if progress:
         progress(n, n)
-    return DetectionPass(n, times, {d.name: d.finish(n) for d in detectors}, stats.errors)
+    found = {d.name: drop_recovery_cuts(d.finish(n), damaged) for d in detectors}
+    return DetectionPass(n, times, found, stats.errors, warning)

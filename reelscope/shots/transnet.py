@@ -139,7 +139,9 @@ class TransNetV2Detector:
                 "min_gradual": self.min_gradual, "blank_std": self.blank_std,
                 "window": WINDOW, "step": STEP, "model": TRANSNETV2.name, **weights}
 
-    def process(self, index: int, image: np.ndarray) -> None:
+    def process(self, index: int, image: np.ndarray, time: float | None = None) -> None:
+        """Feed frame ``index``. ``time`` is accepted for the detector protocol and not used: the
+        network sees frames as a sequence (it was trained on 25 fps video)."""
         if index == 0:
             self._reset()  # a new video
         if index != self._count:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, asdict
 from enum import Enum
+from typing import Sequence
 
 
 class TransitionType(str, Enum):
@@ -80,6 +81,16 @@ class ShotResult:
     @property
     def shots(self) -> list[Shot]:
         return shots_from_transitions(self.transitions, self.frame_count)
+
+
+def drop_recovery_cuts(transitions: list[Transition], damaged: Sequence[bool]) -> list[Transition]:
+    """Leave out hard cuts at a frame where damaged pictures (decoded after a decode error, before
+    the next keyframe) give way to clean ones: the picture jumps there because it is repaired."""
+    if not any(damaged):
+        return transitions
+    n = len(damaged)
+    return [t for t in transitions if not (t.type is TransitionType.CUT and 0 < t.boundary < n
+                                           and damaged[t.boundary - 1] and not damaged[t.boundary])]
 
 
 def shots_from_transitions(transitions: list[Transition], frame_count: int) -> list[Shot]:

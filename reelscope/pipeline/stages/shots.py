@@ -12,7 +12,7 @@ from reelscope.pipeline.consumers import Consumer
 from reelscope.pipeline.stage import Context, Stage, register
 from reelscope.shots.backends import make_detector
 from reelscope.shots.keyframes import KeyframeImage, keyframe_candidates, sharpness, thumbnail_size
-from reelscope.shots.types import shots_from_transitions
+from reelscope.shots.types import drop_recovery_cuts, shots_from_transitions
 
 
 class ShotsConsumer(Consumer):
@@ -21,17 +21,19 @@ class ShotsConsumer(Consumer):
         self.multi = hasattr(detector, "frame_specs")
         super().__init__(tuple(getattr(detector, "frame_specs", None) or (detector.frame_spec,)))
         self.times: list[float] = []
+        self.damaged: list[bool] = []
 
     def feed(self, frame) -> None:
         self.times.append(frame.time)
+        self.damaged.append(frame.damaged)
         if self.multi:
             self.det.process_frame(frame.index, frame)
         else:
-            self.det.process(frame.index, frame[self.det.frame_spec])
+            self.det.process(frame.index, frame[self.det.frame_spec], frame.time)
 
     def finish(self, ctx: Context, frame_count: int) -> dict:
         n = len(self.times)
-        transitions = self.det.finish(n)
+        transitions = drop_recovery_cuts(self.det.finish(n), self.damaged)
         return {"frame_count": n, "frame_times": self.times, "transitions": transitions,
                 "shots": shots_from_transitions(transitions, n),
                 "_run": {"params": self.det.params(), "models": getattr(self.det, "models", lambda: {})()}}

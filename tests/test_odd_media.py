@@ -7,19 +7,18 @@ import math
 import re
 from fractions import Fraction
 
-import cv2
 import numpy as np
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from conftest import data_file, encode, scene, shot_frame
-from odd_media import (audio_with_cover, cut_times, cuts_found, decode_rgb, overwrite_middle, resample,
-                       variable_rate, video_with_cover, write_video)
+from conftest import REPO, data_file, encode, scene, shot_frame
 from reelscope.archive import Archive
 from reelscope.archive import schema as db
 from reelscope.cli import app
 from reelscope.errors import MediaError
+from reelscope.eval.odd_media import (at_rate, audio_with_cover, cut_times, cuts_found, every_frame,
+                                      overwrite_middle, rewrite_video, thinned, video_with_cover)
 from reelscope.media import FrameSpec, iter_frames, probe
 from reelscope.media.decode import DecodeStats
 from reelscope.media.integrity import check_complete
@@ -29,13 +28,12 @@ from reelscope.shots.run import detect
 
 runner = CliRunner()
 SINTEL = "video/clip_03_sintel.mp4"
+SINTEL_CUTS = cut_times(REPO / "tests" / "fixtures" / "shots" / "clip_03_sintel.json")
 
 
 @pytest.fixture(scope="module")
 def sintel():
-    frames, times = decode_rgb(data_file(SINTEL))
-    assert len(frames) == 240
-    return frames, times
+    return data_file(SINTEL)
 
 
 def fast_cuts(path) -> tuple[list[int], list[float], str | None]:
@@ -72,9 +70,9 @@ def test_video_with_cover_art_analyses_the_video(tmp_path):
 # ---- variable frame rate ------------------------------------------------------------------------
 def test_variable_frame_rate_matroska_is_analysed_with_exact_times(tmp_path, sintel):
     """24 fps for 4 s, then every third frame: 144 frames, though duration x average rate says 238."""
-    frames, times = variable_rate(*sintel)
-    assert len(frames) == 144
-    path = write_video(tmp_path / "vfr.mkv", frames, times)
+    path = tmp_path / "vfr.mkv"
+    _, times = rewrite_video(sintel, path, thinned(4.0, 3))
+    assert len(times) == 144
     info = probe(path)
     assert not info.frame_count_exact and info.frame_count_hint > 200  # the misleading estimate
     arch = tmp_path / "a"
@@ -90,15 +88,15 @@ def test_variable_frame_rate_matroska_is_analysed_with_exact_times(tmp_path, sin
             starts = [sh.start_time for sh in s.scalars(select(db.Shot).where(db.Shot.video_id == v.id)
                                                          .order_by(db.Shot.idx))]
     bounds = [t.boundary for t in stored["transitions"]]
-    found, extra = cuts_found(bounds, times, cut_times("clip_03_sintel"))
+    found, extra = cuts_found(bounds, times, SINTEL_CUTS)
     assert found >= 6 and extra == 0, (bounds, found, extra)
     assert np.allclose(starts[1:], [times[b] for b in sorted(bounds)], atol=1e-3)
     assert any(t > 4.0 for t in starts[1:])  # cuts are found in the slow part too
 
 
 def test_truncated_matroska_is_an_error(tmp_path, sintel):
-    frames, times = variable_rate(*sintel)
-    path = write_video(tmp_path / "vfr.mkv", frames, times)
+    path = tmp_path / "vfr.mkv"
+    rewrite_video(sintel, path, thinned(4.0, 3))
     raw = path.read_bytes()
     half = tmp_path / "half.mkv"
     half.write_bytes(raw[: len(raw) // 2])
@@ -112,28 +110,24 @@ def test_truncated_matroska_is_an_error(tmp_path, sintel):
 # ---- low frame rates ------------------------------------------------------------------------------
 @pytest.mark.parametrize("rate", [15, 12, 8])
 def test_cuts_are_found_at_low_frame_rates(tmp_path, sintel, rate):
-    frames, times = resample(*sintel, rate)
-    path = write_video(tmp_path / f"sintel_{rate}.mp4", frames, times, time_base=Fraction(1, rate),
-                       rate=rate)
+    path = tmp_path / f"sintel_{rate}.mp4"
+    rewrite_video(sintel, path, at_rate(rate), time_base=Fraction(1, rate))
     bounds, ftimes, warning = fast_cuts(path)
     assert warning is None and len(ftimes) == 10 * rate
-    found, extra = cuts_found(bounds, ftimes, cut_times("clip_03_sintel"))
+    found, extra = cuts_found(bounds, ftimes, SINTEL_CUTS)
     assert found >= 6 and extra == 0, (rate, bounds)
 
 
-def test_without_times_the_detector_keeps_its_frame_rules(sintel):
+def test_without_times_the_detector_keeps_its_frame_rules(tmp_path, sintel):
     """Fed no times (frames taken as 24 fps), an 8 fps clip is judged with the 24 fps rules."""
-    frames, times = resample(*sintel, 8)
-    spec = FrameSpec("yuv", 64, 36)
-    yuv = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2YUV), (spec.width, spec.height), interpolation=cv2.INTER_AREA)
-           for f in frames]
+    path = tmp_path / "sintel_8.mp4"
+    _, times = rewrite_video(sintel, path, at_rate(8), time_base=Fraction(1, 8))
     timed, untimed = FastDetector(), FastDetector()
-    for i, (y, t) in enumerate(zip(yuv, times)):
-        timed.process(i, y, t)
-        untimed.process(i, y)
-    truths = cut_times("clip_03_sintel")
-    found_timed, _ = cuts_found([t.boundary for t in timed.finish(len(yuv))], times, truths)
-    found_untimed, _ = cuts_found([t.boundary for t in untimed.finish(len(yuv))], times, truths)
+    for f in iter_frames(path, [timed.frame_spec]):
+        timed.process(f.index, f[timed.frame_spec], f.time)
+        untimed.process(f.index, f[untimed.frame_spec])
+    found_timed, _ = cuts_found([t.boundary for t in timed.finish(len(times))], times, SINTEL_CUTS)
+    found_untimed, _ = cuts_found([t.boundary for t in untimed.finish(len(times))], times, SINTEL_CUTS)
     assert found_timed >= 6 and found_untimed < found_timed
 
 
@@ -142,9 +136,9 @@ def test_garbage_in_the_middle_is_a_warning_and_cuts_around_it_are_found(tmp_pat
     """Keyframes every second; 64 KB of garbage over the middle of the file: the cuts before the
     damage and after the next keyframe are found, the repaired picture at that keyframe is not
     taken for a cut, and the run says how much was decoded."""
-    frames, times = sintel
-    clean = write_video(tmp_path / "clean.mp4", frames, times, time_base=Fraction(1, 24),
-                        options={"x264-params": "keyint=24:min-keyint=24:scenecut=0"})
+    clean = tmp_path / "clean.mp4"
+    rewrite_video(sintel, clean, every_frame, time_base=Fraction(1, 24),
+                  options={"x264-params": "keyint=24:min-keyint=24:scenecut=0"})
     bad = overwrite_middle(clean, tmp_path / "damaged.mp4")
     bounds, ftimes, warning = fast_cuts(bad)
     assert warning and re.search(r"decode errors between [\d.]+ s and [\d.]+ s", warning)
@@ -154,7 +148,7 @@ def test_garbage_in_the_middle_is_a_warning_and_cuts_around_it_are_found(tmp_pat
     g = int(np.argmax(gaps))
     lost_from, lost_to = ftimes[g], ftimes[g + 1]
     assert gaps[g] > 0.2  # frames were lost
-    truths = cut_times("clip_03_sintel")
+    truths = SINTEL_CUTS
     next_key = math.ceil(lost_to + 1e-6)  # keyframes every second: the picture is whole again there
     clear = [t for t in truths if t < lost_from or t > next_key]
     found, extra = cuts_found(bounds, ftimes, clear)
@@ -171,13 +165,13 @@ def test_garbage_in_the_middle_is_a_warning_and_cuts_around_it_are_found(tmp_pat
         assert any("decoded" in w for w in run.params["_warnings"])
 
 
-def test_garbage_in_a_single_keyframe_file(tmp_path, data):
+def test_garbage_in_a_single_keyframe_file(tmp_path, sintel):
     """The issue's case: the clip itself (one keyframe) with garbage over its middle: no silent loss."""
-    bad = overwrite_middle(data(SINTEL), tmp_path / "sintel_damaged.mp4")
+    bad = overwrite_middle(sintel, tmp_path / "sintel_damaged.mp4")
     bounds, ftimes, warning = fast_cuts(bad)
     assert warning and "of 240 frames" in warning and "may show artefacts" in warning
     first_lost = ftimes[int(np.argmax(np.diff(ftimes)))]
-    before = [t for t in cut_times("clip_03_sintel") if t < first_lost]
+    before = [t for t in SINTEL_CUTS if t < first_lost]
     found, _ = cuts_found(bounds, ftimes, before)
     assert found == len(before) == 4
 

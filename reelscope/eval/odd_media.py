@@ -1,6 +1,7 @@
-"""Odd media made with PyAV's real encoders for the tests and bench/bench_odd_media.py: a film
-clip resampled to low or variable frame rates, files with garbage written into the middle, audio
-with cover art. Ground truth comes from the verified cut list of the clip, mapped by time."""
+"""Odd media for tests and bench/bench_odd_media.py, made with PyAV's real encoders: a clip
+resampled to a low or variable frame rate, garbage written over the middle of a file, audio with
+cover art, a video that also carries cover art. Ground truth for the resampled clips is a verified
+cut list mapped by time (``cut_times``, ``cuts_found``)."""
 from __future__ import annotations
 
 import base64
@@ -8,58 +9,90 @@ import json
 import struct
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import av
 import cv2
 import numpy as np
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "shots"
+def rewrite_video(src: str | Path, dst: str | Path, pick: Callable[[float, float], Sequence[float]], *,
+                  time_base: Fraction = Fraction(1, 1000), options: dict | None = None,
+                  container_format: str | None = None) -> tuple[list[float], list[float]]:
+    """Re-encode the first video stream of ``src`` as H.264 into ``dst``, frame by frame (memory does
+    not grow with the clip). ``pick(t, t_next)``: the output times (s, exact pts on ``time_base``)
+    at which the source frame shown from ``t`` to ``t_next`` appears; none drops it. Times count
+    from the first frame. Returns (source frame times, output frame times)."""
+    src_times: list[float] = []
+    out_times: list[float] = []
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format=container_format) as out:
+        s = None
+        held = None  # (time, rgb): a frame waits for the next one to know how long it is shown
+
+        def emit(t0: float, t1: float, image: np.ndarray) -> None:
+            nonlocal s
+            for t in pick(t0, t1):
+                if s is None:
+                    s = out.add_stream("libx264", rate=24)
+                    s.width, s.height, s.pix_fmt = image.shape[1], image.shape[0], "yuv420p"
+                    s.time_base = time_base
+                    s.codec_context.time_base = time_base
+                    s.options = {"preset": "veryfast", **(options or {})}
+                vf = av.VideoFrame.from_ndarray(image, format="rgb24")
+                vf.pts = int(round(t / time_base))
+                vf.time_base = time_base
+                out_times.append(float(vf.pts * time_base))
+                for p in s.encode(vf):
+                    out.mux(p)
+
+        first = None
+        for f in inp.decode(video=0):
+            t = float(f.pts * f.time_base)
+            first = t if first is None else first
+            t -= first
+            src_times.append(t)
+            if held is not None:
+                emit(held[0], t, held[1])
+            held = (t, f.to_ndarray(format="rgb24"))
+        if held is not None:
+            step = src_times[-1] - src_times[-2] if len(src_times) > 1 else 1 / 25
+            emit(held[0], held[0] + step, held[1])
+        if s is not None:
+            for p in s.encode():
+                out.mux(p)
+    return src_times, out_times
 
 
-def decode_rgb(path: str | Path) -> tuple[list[np.ndarray], list[float]]:
-    frames, times = [], []
+def frame_times(path: str | Path) -> list[float]:
+    """Every frame's time (s) from the first frame, in presentation order."""
     with av.open(str(path)) as c:
-        for f in c.decode(video=0):
-            frames.append(f.to_ndarray(format="rgb24"))
-            times.append(float(f.pts * f.time_base))
-    return frames, times
+        times = [float(f.pts * f.time_base) for f in c.decode(video=0)]
+    return [t - times[0] for t in times] if times else []
 
 
-def write_video(path: str | Path, frames: Sequence[np.ndarray], times: Sequence[float], *,
-                time_base: Fraction = Fraction(1, 1000), rate: int = 24, options: dict | None = None,
-                container_format: str | None = None) -> Path:
-    """H.264 with each frame at its own time (exact pts on ``time_base``): constant or variable rate."""
-    with av.open(str(path), "w", format=container_format) as c:
-        s = c.add_stream("libx264", rate=rate)
-        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        s.time_base = time_base
-        s.codec_context.time_base = time_base
-        s.options = {"preset": "veryfast", **(options or {})}
-        for f, t in zip(frames, times):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts = int(round(t / time_base))
-            vf.time_base = time_base
-            for p in s.encode(vf):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return Path(path)
+def at_rate(rate: float) -> Callable[[float, float], list[float]]:
+    """``pick`` for a constant ``rate``: each output frame shows the source frame of its time."""
+    def pick(t0: float, t1: float) -> list[float]:
+        first = int(np.ceil(t0 * rate - 1e-6))
+        return [i / rate for i in range(first, int(np.ceil(t1 * rate - 1e-6)))]
+    return pick
 
 
-def resample(frames, times, rate: float) -> tuple[list[np.ndarray], list[float]]:
-    """The clip at a constant lower ``rate``: the source frame shown at each output time."""
-    times = np.asarray(times)
-    n = int(np.floor((times[-1] - times[0] + (times[1] - times[0])) * rate + 1e-6))
-    pick = np.clip(np.searchsorted(times, times[0] + np.arange(n) / rate + 1e-6, side="right") - 1, 0, len(frames) - 1)
-    return [frames[i] for i in pick], [i / rate for i in range(n)]
+def thinned(full_seconds: float = 4.0, every: int = 3) -> Callable[[float, float], list[float]]:
+    """``pick`` for a variable frame rate: every frame for ``full_seconds``, then every
+    ``every``-th frame, each kept at its own time (24 fps becomes 8 fps after 4 s)."""
+    count = {"after": 0}
+
+    def pick(t0: float, t1: float) -> list[float]:
+        if t0 < full_seconds - 1e-6:
+            return [t0]
+        keep = count["after"] % every == 0
+        count["after"] += 1
+        return [t0] if keep else []
+    return pick
 
 
-def variable_rate(frames, times, full_seconds: float = 4.0, every: int = 3):
-    """Every frame for ``full_seconds``, then every ``every``-th frame: each at its own pts."""
-    split = _first_at(times, full_seconds)
-    keep = list(range(split)) + list(range(split, len(frames), every))
-    return [frames[i] for i in keep], [times[i] for i in keep]
+def every_frame(t0: float, t1: float) -> list[float]:
+    return [t0]
 
 
 def _first_at(times, t: float) -> int:
@@ -75,9 +108,9 @@ def overwrite_middle(src: str | Path, dst: str | Path, size: int = 65536, seed: 
     return Path(dst)
 
 
-def cut_times(fixture: str) -> list[float]:
-    """Times (s) of the hard cuts of a verified fixture."""
-    d = json.loads((FIXTURES / f"{fixture}.json").read_text())
+def cut_times(fixture: str | Path) -> list[float]:
+    """Times (s) of the hard cuts of a verified cut list (``tests/fixtures/shots/*.json``)."""
+    d = json.loads(Path(fixture).read_text())
     fps = float(Fraction(d["fps"]))
     return [t["frame"] / fps for t in d["transitions"] if t["type"] == "cut"]
 

@@ -79,19 +79,20 @@ class FrameSignals:
         self.lin: list[float] = []
         self.wipe: list[float] = []
         self.win: list[int] = []  # the window w used for each centre
+        self._want: list[tuple[int, int]] = []  # (L, w) for each frame as a centre, from its local interval
         self._ret_next = 0  # next centre waiting for its lookahead
         self._win_next = 0  # next centre waiting for its window
 
-    def _at(self, ring: deque, k: int) -> np.ndarray:
-        """Frame k (absolute index) from a ring holding the most recent frames."""
-        return ring[k - (len(self.d1) - len(ring))]
+    def _off(self) -> int:
+        """Absolute index of the oldest frame in the rings (ring, tiny and hists move together)."""
+        return len(self.d1) - len(self.ring)
 
     def local_dt(self, i: int) -> float:
         """The frame interval around frame i, from the intervals seen so far (median of five)."""
-        lo = max(1, i - 4)
-        if i < 1 or lo > i:
+        if i < 1:
             return 1.0 / self.rate_ref
-        return float(np.median(self.dt[lo:i + 1]))
+        recent = sorted(self.dt[max(1, i - 4):i + 1])
+        return recent[len(recent) // 2]
 
     def push(self, yuv: np.ndarray, time: float | None = None) -> None:
         i = len(self.d1)
@@ -116,6 +117,8 @@ class FrameSignals:
         self.ring.append(f)
         self.hists.append(h)
         self.tiny.append(cv2.resize(f, (16, 9), interpolation=cv2.INTER_AREA))
+        ldt = self.local_dt(i)
+        self._want.append((scaled(self.L, ldt, self.rate_ref, lowest=2), scaled(self.w, ldt, self.rate_ref)))
         while self._ret_next <= i and self._lookahead(self._ret_next, i):
             self._ret_next += 1
         while self._win_next <= i and self._window(self._win_next, i):
@@ -123,20 +126,21 @@ class FrameSignals:
 
     def _lookahead(self, c: int, i: int) -> bool:
         """Content return for centre c (needs frames c-L .. c+L); False while c+L is not here yet."""
-        L = scaled(self.L, self.local_dt(c), self.rate_ref, lowest=2)
+        L = self._want[c][0]
         if c + L > i:
             return False
         if c < 1 or self.d1[c] < self.ret_min_diff:
             self.ret.append(1.0)
             return True
-        before = [self._at(self.ring, c - k) for k in range(1, min(L, c) + 1)]
-        after = [self._at(self.ring, c + j) for j in range(1, L + 1)]
+        off, ring = len(self.d1) - len(self.ring), self.ring
+        before = [ring[c - k - off] for k in range(1, min(L, c) + 1)]
+        after = [ring[c + j - off] for j in range(1, L + 1)]
         best = min(_diff(b, a) for b in before for a in after)
         self.ret.append(best / max(self.d1[c], 1e-3))
         return True
 
     def _window(self, c: int, i: int) -> bool:
-        w = scaled(self.w, self.local_dt(c), self.rate_ref, lowest=1)
+        w = self._want[c][1]
         if c + w > i:
             return False
         self.win.append(w)
@@ -146,11 +150,12 @@ class FrameSignals:
             self.lin.append(1.0)
             self.wipe.append(0.0)
             return True
-        a, m, b = self._at(self.ring, c - w), self._at(self.ring, c), self._at(self.ring, c + w)
+        ia, im, ib = c - w - self._off(), c - self._off(), c + w - self._off()  # ring positions
+        a, m, b = self.ring[ia], self.ring[im], self.ring[ib]
         span = _diff(a, b)
         self.span.append(span)
-        self.hspan.append(float(np.abs(self._at(self.hists, c - w) - self._at(self.hists, c + w)).sum() / 2))
-        ta, tm, tb = self._at(self.tiny, c - w), self._at(self.tiny, c), self._at(self.tiny, c + w)
+        self.hspan.append(float(np.abs(self.hists[ia] - self.hists[ib]).sum() / 2))
+        ta, tm, tb = self.tiny[ia], self.tiny[im], self.tiny[ib]
         self.lin.append(_diff(tm, (ta + tb) * 0.5) / max(_diff(ta, tb) * 0.5, 1e-3))
         ya, ym, yb = a[:, :, 0], m[:, :, 0], b[:, :, 0]
         changed = np.abs(ya - yb) > 40
@@ -186,7 +191,7 @@ class FrameSignals:
             out[k] = v
         win = np.asarray(self.win, np.int64)
         if len(win) < n:
-            tail = [scaled(self.w, self.local_dt(c), self.rate_ref) for c in range(len(win), n)]
+            tail = [self._want[c][1] for c in range(len(win), n)]
             win = np.concatenate([win, np.asarray(tail, np.int64)])
         out["win"] = win
         return out

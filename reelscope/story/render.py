@@ -31,7 +31,7 @@ import av
 import numpy as np
 
 from reelscope.errors import MediaError
-from reelscope.media.info import open_container, probe
+from reelscope.media.info import open_container, probe, video_stream
 
 AUDIO_RATE = 48000
 AUDIO_CHUNK = 1024
@@ -229,7 +229,7 @@ def render_summary(source: str | Path, spans: Sequence[tuple[float, float]], out
     src = open_container(source)
     asrc = open_container(source) if audio and info.has_audio else None
     try:
-        vs = src.streams.video[0]
+        vs = video_stream(src)  # never the cover art
         vs.thread_type = "AUTO"
         astream = asrc.streams.audio[0] if asrc is not None else None
         channels = 2 if astream is not None and (astream.codec_context.channels or 1) >= 2 else 1

@@ -10,7 +10,7 @@ by time: a cut is the first frame shown at or after it; scoring as in bench_shot
 the file's own frames for cuts, inside the span for gradual transitions, pooled over clips).
 
 Damage: 64 KB of garbage written over the middle of the Sintel clip (one keyframe) and of the same
-clip re-encoded with a keyframe every second. Cover art: an Ogg (Opus), MP3 and M4A made here, and
+clip re-encoded with a keyframe every second, as MP4 and as Matroska. Cover art: an Ogg (Opus), MP3 and M4A made here, and
 the shared Ogg with cover art. Short videos: 1 to 10 frames through the shots stage
 (--full-default: the whole default analysis too).
 
@@ -117,8 +117,11 @@ def make_material(work: Path, quick: bool) -> tuple[list[dict], dict]:
         gop = work / "sintel_gop24.mp4"
         rewrite_video(sintel, gop, every_frame, time_base=Fraction(1, 24),
                       options={"x264-params": "keyint=24:min-keyint=24:scenecut=0"})
-        for label, src in (("Sintel clip (1 keyframe)", sintel), ("Sintel, keyframe every 1 s", gop)):
-            bad = overwrite_middle(src, work / f"damaged_{src.stem}.mp4")
+        mkv = work / "sintel_gop24.mkv"
+        rewrite_video(sintel, mkv, every_frame, options={"x264-params": "keyint=24:min-keyint=24:scenecut=0"})
+        for label, src in (("Sintel clip (1 keyframe)", sintel), ("Sintel, keyframe every 1 s", gop),
+                           ("Sintel as Matroska, keyframe every 1 s", mkv)):
+            bad = overwrite_middle(src, work / f"damaged_{src.stem}{src.suffix}")
             jobs.append({"group": "damage", "clip": "clip_03_sintel", "variant": label, "path": str(bad),
                          "times": src_times.get("clip_03_sintel")})
     return jobs, src_times

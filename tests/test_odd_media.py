@@ -165,6 +165,31 @@ def test_garbage_in_the_middle_is_a_warning_and_cuts_around_it_are_found(tmp_pat
         assert any("decoded" in w for w in run.params["_warnings"])
 
 
+def test_garbage_in_matroska_is_a_warning(tmp_path, sintel):
+    """Matroska's demuxer skips damaged data without an error: the gap in the timestamps of a
+    constant-rate stream still says how many frames are missing."""
+    clean = tmp_path / "clean.mkv"
+    rewrite_video(sintel, clean, every_frame, options={"x264-params": "keyint=24:min-keyint=24:scenecut=0"})
+    bad = overwrite_middle(clean, tmp_path / "damaged.mkv")
+    bounds, ftimes, warning = fast_cuts(bad)
+    assert len(ftimes) < 230
+    assert warning and "frames missing between" in warning
+    m = re.search(r"decoded (\d+) of (\d+) frames", warning)
+    assert m and int(m.group(1)) == len(ftimes) and abs(int(m.group(2)) - 240) <= 1
+    g = int(np.argmax(np.diff(ftimes)))
+    clear = [t for t in SINTEL_CUTS if t < ftimes[g] or t > ftimes[g + 1]]  # it resumes at a keyframe
+    found, extra = cuts_found(bounds, ftimes, clear)
+    assert found == len(clear) >= 6 and extra == 0
+
+
+def test_a_variable_frame_rate_gap_is_not_damage(tmp_path, vfr_video):
+    path, _ = vfr_video
+    stats = DecodeStats()
+    for _ in iter_frames(path, [FrameSpec("luma", 16, 9)], stats=stats):
+        pass
+    assert check_complete(path, probe(path), stats) is None
+
+
 def test_garbage_in_a_single_keyframe_file(tmp_path, sintel):
     """The issue's case: the clip itself (one keyframe) with garbage over its middle: no silent loss."""
     bad = overwrite_middle(sintel, tmp_path / "sintel_damaged.mp4")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from array import array
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -66,6 +67,7 @@ class DecodeStats:
     first_time: float | None = None  # time of the first decoded frame
     end_time: float | None = None  # presentation end of the last decoded frame (its time + duration)
     stopped: str = ""  # the container could not be read past this point (a demuxer error)
+    times: array = field(default_factory=lambda: array("d"))  # every decoded frame's time (8 bytes a frame)
 
     def rejected(self, packet, error: Exception) -> None:
         self.errors += 1
@@ -235,6 +237,7 @@ def iter_frames(path: str | Path, specs: Sequence[FrameSpec] = (FrameSpec("rgb")
                     else:  # no timestamp: one nominal frame after the previous one
                         t = float(index * step) if last_t is None else last_t + step
                         dur = 0.0
+                    stats.times.append(t)
                     if stats.first_time is None:
                         stats.first_time = t
                     end = t + (dur or (t - last_t if last_t is not None and t > last_t else step))

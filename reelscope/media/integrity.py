@@ -7,23 +7,44 @@ what was decoded with what the file says it holds:
 * the decoded pictures stop well before the stream's end (a truncated file, or the rest is
   undecodable): an error naming frames and seconds decoded;
 * fewer than half the frames decoded: an error (the file is mostly undecodable);
-* bad packets or damaged pictures in between: a warning with the decoded share and where the
-  damage is, returned for the caller to store with the results and show.
+* bad packets, damaged pictures or frames skipped in between: a warning with the decoded share
+  and where the damage is, returned for the caller to store with the results and show.
 
 Frame counts are compared only when the container states the stream's frame count (MP4/MOV).
 Otherwise (Matroska, WebM, variable frame rate) the expected count is not known in advance
 (duration x average rate is wrong for variable-frame-rate files), so the check uses time: the
-decoded pictures must reach the stream's end, and each rejected packet counts as one frame lost.
+decoded pictures must reach the stream's end, each rejected packet counts as one frame lost, and
+in a constant-rate stream a gap in the timestamps counts the frames it lacks (``missing_runs``).
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from reelscope.errors import MediaError
 from reelscope.media.decode import DecodeStats
 from reelscope.media.info import VideoInfo
 
 MIN_SHARE = 0.5  # below this share of frames decoded, the file is rejected
+REGULAR = 0.95  # a stream whose intervals are this often within 10% of the median has a constant rate
+
+
+def missing_runs(times) -> list[tuple[float, float, int]]:
+    """Runs of frames a demuxer skipped without an error (Matroska and WebM resynchronise past
+    damage silently): (time before, time after, frames missing) for every gap in an otherwise
+    constant-rate stream. None are inferred in a variable-frame-rate stream, where gaps are legal."""
+    t = np.asarray(times, dtype=np.float64)
+    if len(t) < 12:
+        return []
+    d = np.diff(t)
+    d = d[d > 0]
+    step = float(np.median(d)) if len(d) else 0.0
+    if step <= 0 or np.mean(np.abs(d - step) <= 0.1 * step) < REGULAR:
+        return []
+    gaps = np.flatnonzero(np.diff(t) > 1.5 * step)
+    return [(float(t[i]), float(t[i + 1]), int(round((t[i + 1] - t[i]) / step)) - 1) for i in gaps
+            if round((t[i + 1] - t[i]) / step) > 1]
 
 
 def _span(stats: DecodeStats) -> float:
@@ -43,7 +64,9 @@ def check_complete(path: str | Path, info: VideoInfo, stats: DecodeStats) -> str
     bad = f" ({stats.errors} bad packets)" if stats.errors else ""
     if decoded == 0:
         raise MediaError(path, "no decodable video frame" + bad)
-    expected = info.frame_count_hint if info.frame_count_exact else decoded + stats.errors
+    runs = [] if info.frame_count_exact else missing_runs(stats.times)
+    lost = sum(m for _, _, m in runs)
+    expected = info.frame_count_hint if info.frame_count_exact else decoded + max(stats.errors, lost)
     expected = max(expected, decoded)
     span, duration = _span(stats), info.duration
     # the stream's own duration is reliable; a container duration may include a longer audio track
@@ -56,7 +79,7 @@ def check_complete(path: str | Path, info: VideoInfo, stats: DecodeStats) -> str
     share = decoded / expected
     if share < MIN_SHARE:
         raise MediaError(path, f"mostly undecodable: decoded {decoded} of {expected} frames ({share:.0%})" + bad)
-    if not stats.errors and not stats.damaged and not stats.stopped:
+    if not stats.errors and not stats.damaged and not stats.stopped and not runs:
         return None
     parts = []
     if stats.errors:
@@ -65,6 +88,9 @@ def check_complete(path: str | Path, info: VideoInfo, stats: DecodeStats) -> str
             a, b = stats.error_start, stats.error_end
             where = f" at {_seconds(a)}" if b - a < 0.05 else f" between {_seconds(a)} and {_seconds(b)}"
         parts.append(f"decode errors{where} ({stats.errors} bad packets: {stats.last_error})")
+    elif runs:
+        a, b = runs[0][0], runs[-1][1]
+        parts.append(f"frames missing between {_seconds(a)} and {_seconds(b)} (the container skipped damaged data)")
     if stats.stopped:
         parts.append(f"the container is unreadable after {_seconds(stats.end_time or 0.0)} ({stats.stopped})")
     parts.append(f"decoded {decoded} of {expected} frames ({share:.1%})")

@@ -391,7 +391,7 @@ def test_serve_command_builds_the_app(tmp_path, monkeypatch):
     import uvicorn
     from typer.testing import CliRunner
 
-    from reelscope.cli_serve import app as serve_app
+    from reelscope.cli.serve import app as serve_app
 
     ran = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: ran.update(app=app, host=host, port=port))

@@ -294,7 +294,7 @@ def test_augment_is_deterministic_and_flips():
 def test_cli_dataset_and_train(tmp_path, three_shot_video):
     from typer.testing import CliRunner
 
-    from reelscope.cli_size import dataset_app, train_app
+    from reelscope.cli.size import dataset_app, train_app
 
     runner = CliRunner()
     out = tmp_path / "ds"

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from reelscope.cli_common import err, fail, out
+from reelscope.cli.common import err, fail, out
 
 eval_app = typer.Typer(help="Evaluate against published benchmarks and protocols.", no_args_is_help=True)
 

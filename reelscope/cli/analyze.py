@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import List, Optional
 
+import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from reelscope.cli_common import err
+from reelscope.cli.common import ArchiveOpt, DbOpt, err, open_archive
 
 
 def _params(sets, shorthand) -> dict:
@@ -87,3 +89,37 @@ def run_analyze(videos, arch, *, stages=None, sets=(), shorthand=None, force=Non
                   + (f"; details in {log_path(arch)}" if counts["failed"] else ""), highlight=False)
     arch.close()
     return 1 if counts["failed"] else 0
+
+
+def analyze(
+    videos: List[Path] = typer.Argument(..., help="Video files to analyze."),
+    archive: Optional[Path] = ArchiveOpt,
+    db: Optional[str] = DbOpt,
+    stages: Optional[str] = typer.Option(None, help="Stages to run, comma-separated (see `reelscope stages`), or a preset: "
+                                                   "default (every stage that needs no user-supplied model; the default), "
+                                                   "fast (shots, keyframes), all."),
+    set_: List[str] = typer.Option([], "--set", help="A stage parameter, STAGE.PARAM=VALUE (repeatable), e.g. faces.detector=hog."),
+    detector: Optional[str] = typer.Option(None, help="Shot boundary detector: fast, transnetv2 or hybrid (= --set shots.detector=...)."),
+    keyframes: Optional[str] = typer.Option(None, help="Keyframe per shot: middle (frame) or sharpest."),
+    face_detector: Optional[str] = typer.Option(None, help="Face detector for the faces stage: blazeface, hog, mmod, mtcnn."),
+    face_fps: Optional[float] = typer.Option(None, help="Frames per second sampled by the faces stage."),
+    object_detector: Optional[str] = typer.Option(None, help="COCO object detector for the objects stage: nanodet, centernet, yolox-nano or a YOLOX-style .onnx path."),
+    shot_size_model: Optional[str] = typer.Option(None, help="A model trained with `reelscope train shot-size` to replace the default shot-size rules."),
+    clip_model: Optional[Path] = typer.Option(None, help="A CLIP-like ONNX model folder for the optional clip stage (default: $REELSCOPE_CLIP_MODEL)."),
+    mood_model: Optional[Path] = typer.Option(None, help="A model trained with `reelscope train mood` for the mood stage (default: colour and faces)."),
+    force: Optional[str] = typer.Option(None, "--force", help="Recompute these stages (comma-separated, or 'all') even if stored; what is built on them is recomputed too."),
+    redo: bool = typer.Option(False, "--redo", help="Recompute every planned stage (= --force all)."),
+    report: Optional[Path] = typer.Option(None, help="Also write an HTML report (a file for one video, a folder for several)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the traceback of a failure (it always goes to ARCHIVE/logs/analysis.log)."),
+):
+    """Analyze videos into the archive: by default every stage (shots, keyframes, shot sizes, faces and
+    characters, objects, tags, audio, emotion, importance, mood). Stored results are reused."""
+    shorthand = {("shots", "detector"): detector, ("keyframes", "method"): keyframes,
+                 ("faces", "detector"): face_detector, ("faces", "sample_fps"): face_fps,
+                 ("objects", "detector"): object_detector, ("shot_size", "model"): shot_size_model,
+                 ("clip", "model"): str(clip_model) if clip_model else None,
+                 ("mood", "model"): str(mood_model) if mood_model else None}
+    code = run_analyze(videos, open_archive(archive, db), stages=stages, sets=set_, shorthand=shorthand,
+                       force="all" if redo else force, report=report, verbose=verbose)
+    if code:
+        raise typer.Exit(code)

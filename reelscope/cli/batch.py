@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from reelscope.cli_common import ArchiveOpt, DbOpt, err, fail, open_archive, out
+from reelscope.cli.common import ArchiveOpt, DbOpt, err, fail, open_archive, out
 
 
 def batch(

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from reelscope.cli_common import out
+from reelscope.cli.common import out
 from reelscope.media.timecode import seconds_to_timecode
 
 

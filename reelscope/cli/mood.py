@@ -18,8 +18,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from reelscope.cli_common import ArchiveOpt, DbOpt, err, fail, open_archive, out
-from reelscope.cli_size import train_app
+from reelscope.cli.common import ArchiveOpt, DbOpt, err, fail, open_archive, out
+from reelscope.cli.size import train_app
 
 mood_app = typer.Typer(help="Image and music mood on one 8-mood circle (happy, excited, intense, tense, sad, "
                             "gloomy, calm, relaxed).", no_args_is_help=True)

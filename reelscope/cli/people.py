@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from reelscope.cli_common import ArchiveOpt, DbOpt, err, fail, open_archive, out, video_of
+from reelscope.cli.common import ArchiveOpt, DbOpt, err, fail, open_archive, out, video_of
 
 people = typer.Typer(help="Characters, identities and labeling.", no_args_is_help=True)
 label = typer.Typer(help="Labeling workflow: single images, or clusters of unknown faces.", no_args_is_help=True)

@@ -18,7 +18,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from reelscope.cli_common import err, fail, out
+from reelscope.cli.common import err, fail, out
 
 dataset_app = typer.Typer(help="Shot-size training datasets: build from videos, review/relabel, generate ECUs.",
                           no_args_is_help=True)

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from reelscope.cli_common import ArchiveOpt, DbOpt, err, fail, open_archive, out
+from reelscope.cli.common import ArchiveOpt, DbOpt, err, fail, open_archive, out
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 PHASES = {"images": "pictures: mood", "music": "music: mood, tempo", "render": "render frames"}

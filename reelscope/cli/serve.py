@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from reelscope.cli_common import ArchiveOpt, DbOpt, err, fail
+from reelscope.cli.common import ArchiveOpt, DbOpt, err, fail
 
 
 def _loopback(host: str) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from reelscope.cli_common import fail, out
+from reelscope.cli.common import fail, out
 
 _BARS = " ▁▂▃▄▅▆▇█"
 

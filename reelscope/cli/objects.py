@@ -5,7 +5,7 @@ from collections import Counter
 
 from rich.table import Table
 
-from reelscope.cli_common import out
+from reelscope.cli.common import out
 
 
 def object_summary(objects: dict | None) -> dict[int, list[tuple[str, int, float]]]:

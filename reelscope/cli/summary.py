@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from reelscope.cli_common import ArchiveOpt, DbOpt, err, fail, open_archive, out
+from reelscope.cli.common import ArchiveOpt, DbOpt, err, fail, open_archive, out
 
 
 def _bar() -> Progress:

@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from reelscope.cli_common import ArchiveOpt, DbOpt, fail, open_archive, out, video_of
+from reelscope.cli.common import ArchiveOpt, DbOpt, fail, open_archive, out, video_of
 
 
 def _clock(t: float) -> str:

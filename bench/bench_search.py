@@ -31,7 +31,7 @@ from machine_info import machine  # noqa: E402
 
 from reelscope.archive import Archive  # noqa: E402
 from reelscope.archive import schema as db  # noqa: E402
-from reelscope.archive.search import SearchQuery, search  # noqa: E402
+from reelscope.search import SearchQuery, search  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 SIZES = ["ECU", "CU", "MS", "FS", "LS"]

@@ -21,11 +21,6 @@ def open_archive(location=None, db_url=None):
     return Archive(location, db_url)
 
 
-def search(archive, query, limit: int = 50, offset: int = 0):
-    from reelscope.archive.search import search as _search
-    return _search(archive, query, limit=limit, offset=offset)
-
-
 def summarize(archive, video, length="15%", **kwargs):
     from reelscope.archive.summaries import create_summary
     return create_summary(archive, video, length, **kwargs)
@@ -39,6 +34,16 @@ def plan_slideshow(*args, **kwargs):
 def render_slideshow(*args, **kwargs):
     from reelscope.slideshow import render_slideshow as _render
     return _render(*args, **kwargs)
+
+
+def __getattr__(name: str):
+    # ``reelscope.search(archive, query, limit=50, offset=0)`` is the package reelscope.search,
+    # which is callable (a function of that name here would be replaced by the package the
+    # first time it is imported)
+    if name == "search":
+        import importlib
+        return importlib.import_module("reelscope.search")
+    raise AttributeError(f"module 'reelscope' has no attribute {name!r}")
 
 
 __all__ = ["analyze", "open_archive", "search", "summarize", "plan_slideshow", "render_slideshow", "__version__"]

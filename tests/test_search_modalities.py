@@ -10,8 +10,8 @@ import pytest
 import search_archive
 
 from reelscope.archive import Archive
-from reelscope.archive.search import SearchQuery, search
-from reelscope.archive.search_parse import quoted
+from reelscope.search import SearchQuery, search
+from reelscope.search.parse import quoted
 from reelscope.archive.search_text import TextHit, TextSource, find_phrase, phrase_keys, register_text_source, _SOURCES
 
 
@@ -93,7 +93,7 @@ def test_action_tags_are_pose_evidence_and_mood_is_a_filter(arch):
     assert hits(search(arch, SearchQuery(mood="calm"))) == [("concert", 2)]
     with pytest.raises(ValueError, match="unknown mood"):
         search(arch, SearchQuery(mood="sleepy"))
-    from reelscope.archive.search_vocab import vocabulary_for
+    from reelscope.search.vocab import vocabulary_for
     assert "calm" not in vocabulary_for(arch, semantic=False).labels["tag"]
 
 

@@ -75,7 +75,7 @@ def test_tags_stage_round_trip_and_search(tmp_path, data):
     import reelscope
     from reelscope.archive import Archive
     from reelscope.archive import schema as db
-    from reelscope.archive.search import SearchQuery, search
+    from reelscope.search import SearchQuery, search
 
     clip = data(CLIP)
     (o,) = reelscope.analyze([clip], archive=tmp_path / "a", stages=["shots", "tags"])

@@ -1,4 +1,4 @@
-"""Search across the archive (``reelscope.archive.search``): free text with semantic matching
+"""Search across the archive (``reelscope.search``): free text with semantic matching
 plus filters (shot size, character, expression, ImageNet tags, COCO objects, video, time range).
 Every hit links to an exact frame and time of a video.
 
@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from reelscope.api import schemas as m
 from reelscope.api.routes_browse import Offset, State, Text
 from reelscope.api.security import require_read
-from reelscope.archive.search import SearchQuery, search as run_search
+from reelscope.search import SearchQuery, search as run_search
 
 router = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require_read)])
 Seconds = Annotated[float | None, Query(ge=0, le=1e9, allow_inf_nan=False)]

@@ -48,7 +48,7 @@ def search(
     db: Optional[str] = DbOpt,
 ):
     """Search the archive by text, tags, objects, characters, shot size and time; ranked hits."""
-    from reelscope.archive.search import SearchQuery, search as run
+    from reelscope.search import SearchQuery, search as run
     from reelscope.errors import ReelscopeError
 
     if not (text or size or character or expression or mood or tag or obj or video or start is not None or end is not None):

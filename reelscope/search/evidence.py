@@ -1,13 +1,13 @@
 """What a search found for each shot: the rows behind the text's concepts (tags, object
 tracks, expressions), file-name and person-name matches, CLIP similarities; their score; and
-the hit a shot becomes (best frame, reasons, labels, frames). Used by ``archive.search``.
+the hit a shot becomes (best frame, reasons, labels, frames). Used by ``reelscope.search.query``.
 
 Tags count per shot from the stage's shot aggregate where there is one, else from the best frame
 that carries the label (a label stored only on frames still makes a hit). Mood tags are not
 content (the mood filter reads them). Quoted phrases and the query's words are looked up in
-every text source (``search_text``: transcript, on-screen text); each hit's ``evidence`` lists
-what was found, kind transcript | text | tag | object | pose | expression | face, with its text,
-time and frame."""
+every text source (``reelscope.archive.search_text``: transcript, on-screen text); each hit's
+``evidence`` lists what was found, kind transcript | text | tag | object | pose | expression |
+face, with its text, time and frame."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, tuple_
 
 from reelscope.archive import schema as db
-from reelscope.archive.search_vocab import MOOD_SOURCE
+from reelscope.search.vocab import MOOD_SOURCE
 
 NAME_WEIGHT, FILE_WEIGHT = 1.0, 0.5
 PHRASE_WEIGHT, WORD_WEIGHT = 1.0, 0.5  # a quoted phrase said/written in the shot; one of the query's words
@@ -316,7 +316,7 @@ def collect_evidence(s, archive, q, text: str | None, parsed, key, notes: list[s
 
 
 def _text_evidence(s, q, parsed, key, ev: Evidence) -> None:
-    """Quoted phrases and the query's words in what is said and written (search_text sources)."""
+    """Quoted phrases and the query's words in what is said and written (archive.search_text sources)."""
     from reelscope.archive.search_text import find_phrase, phrase_keys, word_key
 
     def within(h) -> bool:

@@ -1,6 +1,6 @@
 """Search the whole archive: structured filters plus free text with semantic matching.
 
-    from reelscope.archive.search import SearchQuery, search
+    from reelscope.search import SearchQuery, search
     search(archive, "close-up of Anna smiling")            # text parsed into filters
     search(archive, "piano", limit=20)                     # shots tagged grand/upright piano, ranked
     search(archive, SearchQuery(sizes=["CU"], objects=["car"], start=60, end=120))
@@ -11,7 +11,7 @@ one character is asked for), ``tags`` / ``objects`` (each label present in the s
 tags of the tags stage, COCO object tracks), ``video``, and a time range (``start``/``end``,
 seconds: the shot overlaps it).
 
-Free text (``text``) is parsed (``search_parse``): shot sizes, identity names and expression
+Free text (``text``) is parsed (``reelscope.search.parse``): shot sizes, identity names and expression
 words become filters; other words become *concepts* matched to stored labels through
 all-MiniLM-L6-v2 embeddings. A shot then needs at least one piece of text evidence — a
 concept's label (tag, object or expression), the text inside its file name, or the text inside
@@ -22,7 +22,7 @@ plus 0.5 for the file name, 1 for a person's name and the CLIP similarity; filte
 their shot-size confidence (or 1). Hits are ranked by score, then by video and shot.
 
 Quoted phrases ("close-up of Anna saying 'see you tomorrow'") must be said or written in the shot
-(word for word, in order: ``search_text`` asks every registered text source, the transcript and
+(word for word, in order: ``archive.search_text`` asks every registered text source, the transcript and
 on-screen text); the other words are looked up there too. Each adds to the score (a phrase 1, a
 word 0.5), so hits from labels, speech and on-screen text rank on one scale. Mood words (or
 ``mood``) filter on the shot's mood.
@@ -43,9 +43,9 @@ from typing import Sequence
 from sqlalchemy import false, func, or_, select, tuple_
 
 from reelscope.archive import schema as db
-from reelscope.archive.search_evidence import collect_evidence, face_query, like
-from reelscope.archive.search_parse import Parsed, parse
-from reelscope.archive.search_vocab import SIZES, vocabulary_for
+from reelscope.search.evidence import collect_evidence, face_query, like
+from reelscope.search.parse import Parsed, parse
+from reelscope.search.vocab import SIZES, vocabulary_for
 
 MAX_LIMIT = 1000
 

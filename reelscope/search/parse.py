@@ -12,7 +12,7 @@ embedding is close (``Vocabulary.nearest``); a run that maps to nothing is tried
 and words that still map to nothing are reported as ``ignored``.
 
 Quoted parts ('see you tomorrow', "EXIT") are *phrases*: looked up word for word, in order, in
-what is said and written (``search_text``), never mapped to labels. Words such as "saying" or
+what is said and written (``archive.search_text``), never mapped to labels. Words such as "saying" or
 "written" only introduce them. The other words (``words``) are also looked up one by one in
 what is said and written. Mood words ("calm", "tense", "gloomy"; "happy mood") become the mood
 filter, never content labels ("happy" and "sad" alone stay facial expressions).
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from reelscope.archive import schema as db
-from reelscope.archive.search_vocab import EXPRESSION_WORDS, SIZE_PHRASES, SIZES, Match, Vocabulary
+from reelscope.search.vocab import EXPRESSION_WORDS, SIZE_PHRASES, SIZES, Match, Vocabulary
 
 MAX_WORDS = 4
 STOPWORDS = frozenset("""a an the of with and or in on at to from by for is are was were be being been shot shots

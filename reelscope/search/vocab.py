@@ -139,7 +139,7 @@ def vocabulary_for(archive, semantic: bool = True) -> Vocabulary:
         if hit and now - hit[0] < TTL:
             return hit[2]
     with archive.session() as s:
-        # mood is not content: mood words go through the mood filter (search_parse), not labels
+        # mood is not content: mood words go through the mood filter (reelscope.search.parse), not labels
         tag_labels = [r for (r,) in s.execute(select(db.Tag.label).where(db.Tag.source != MOOD_SOURCE).distinct())]
         obj_labels = [r for (r,) in s.execute(select(db.ObjectTrack.label).distinct())]
     # only labels stored in the archive can be found: they are the vocabulary (embedded once each)

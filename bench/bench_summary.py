@@ -73,7 +73,7 @@ def per_second_faces(faces, times, height, fps, frame_count, n, step=1.0):
 
 def run_clip(path: Path, arch, workdir: Path) -> dict:
     import reelscope
-    from reelscope.archive.summaries import create_summary
+    from reelscope.summaries import create_summary
     from reelscope.media.info import probe
 
     info = probe(path)

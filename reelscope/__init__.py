@@ -22,7 +22,7 @@ def open_archive(location=None, db_url=None):
 
 
 def summarize(archive, video, length="15%", **kwargs):
-    from reelscope.archive.summaries import create_summary
+    from reelscope.summaries import create_summary
     return create_summary(archive, video, length, **kwargs)
 
 

@@ -429,7 +429,8 @@ def test_importance_stage_stored(story_archive):
 @pytest.mark.slow
 def test_summary_archive_cli_and_report(story_archive, tmp_path):
     import reelscope
-    from reelscope.archive.summaries import create_summary, delete_summary, list_summaries
+    from reelscope.archive.summaries import delete_summary, list_summaries
+    from reelscope.summaries import create_summary
 
     arch, o = story_archive
     with reelscope.open_archive(arch) as a:
@@ -520,7 +521,8 @@ def test_importance_and_summaries_on_each_database(av_clip, tmp_path, db_url):
     the stage replaces its own curve only."""
     import reelscope
     from reelscope.archive import Archive
-    from reelscope.archive.summaries import create_summary, get_summary
+    from reelscope.archive.summaries import get_summary
+    from reelscope.summaries import create_summary
     from reelscope.archive.story_io import load_curves
 
     with Archive(tmp_path / "a", db_url) as a:

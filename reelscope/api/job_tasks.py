@@ -49,7 +49,7 @@ def analysis(ctx: JobContext) -> Finish:
 # ---- summaries ----------------------------------------------------------------------------------
 @register("summary", "Summary")
 def summary(ctx: JobContext) -> Finish:
-    from reelscope.archive.summaries import create_summary
+    from reelscope.summaries import create_summary
 
     r = ctx.request
     ctx.progress("plan", 0, 1, 0.0)

@@ -1,6 +1,7 @@
 """Story data of a video: its curves over time (emotion, audio, importance) and highlight summaries
 (list, create = a job that plans + renders, stream the MP4 with Range support, delete). Thin: the
-work is reelscope.archive.summaries, run by the server's job runner (kind ``summary``)."""
+work is reelscope.archive.summaries and reelscope.summaries, run by the server's job runner (kind
+``summary``)."""
 from __future__ import annotations
 
 import pathlib

@@ -1,31 +1,17 @@
-"""Highlight summaries of archived videos: plan from the stored importance, render into the media
-store (``media/<fingerprint>/summaries/``), keep a Summary row; list, read, delete.
-
-The summary's file is rendered to a temporary name and renamed before its row is committed,
-so a row never points at nothing (a crash leaves at worst an unreferenced file).
+"""Highlight summaries in the archive: the stored importance they are made from, and their Summary
+rows (add, list, read, delete) with the rendered file in the media store
+(``media/<fingerprint>/summaries/``). Making a summary is ``reelscope.summaries.create_summary``.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import select
 
 from reelscope.archive import schema as db
 from reelscope.errors import ReelscopeError
-
-RENDER_DEFAULTS = {"crossfade": 0.3, "max_height": 720}
-
-
-@dataclass
-class Importance:
-    per_shot: list[dict]
-    curve: list[float]
-    step: float
+from reelscope.story.summary import Importance, SummarySource
 
 
 def stored_importance(archive, video: db.Video) -> Importance:
@@ -42,21 +28,10 @@ def stored_importance(archive, video: db.Video) -> Importance:
     return Importance(per_shot, [v if v is not None else 0.0 for v in row.values], row.step)
 
 
-def _frame_mapper(video: db.Video) -> Callable[[float], int]:
-    """Seconds -> frame index, anchored at each shot's exact first-frame time (VFR-safe enough)."""
-    anchors = [(sh.start_time, sh.start_frame) for sh in video.shots]
-    fps = video.fps
-
-    def frame_of(t: float) -> int:
-        base_t, base_f = anchors[0] if anchors else (0.0, 0)
-        for at, af in anchors:
-            if at <= t + 1e-6:
-                base_t, base_f = at, af
-            else:
-                break
-        return max(0, min(video.frame_count - 1, base_f + int(round((t - base_t) * fps))))
-
-    return frame_of
+def summary_source(video: db.Video) -> SummarySource:
+    """What making a summary needs of an archived video (with its shots)."""
+    return SummarySource(video.filename, video.path, video.duration, video.fps, video.frame_count,
+                         [(sh.start_time, sh.start_frame) for sh in video.shots])
 
 
 def summary_dict(row: db.Summary) -> dict:
@@ -65,43 +40,11 @@ def summary_dict(row: db.Summary) -> dict:
             "segments": row.segments, "params": row.params, "media": row.media}
 
 
-def create_summary(archive, ref: str | int, length: str | float = "15%", *, render: bool = True,
-                   crossfade: float = RENDER_DEFAULTS["crossfade"], max_height: int = RENDER_DEFAULTS["max_height"],
-                   options: dict | None = None, progress: Callable[[int, int], None] | None = None) -> db.Summary:
-    """Plan (and by default render) a summary of ``length`` ("60s", "15%", seconds) and store it."""
-    from reelscope.story.render import render_summary
-    from reelscope.story.summary import parse_length, plan_summary
-
-    video = archive.video(ref)
-    imp = stored_importance(archive, video)
-    try:
-        target = min(parse_length(length, video.duration), max(video.duration, 0.04))  # at most the whole video
-    except ValueError as e:
-        raise ReelscopeError(str(e)) from None
-    segs = plan_summary(imp.per_shot, imp.curve, imp.step, target, fps=video.fps,
-                        crossfade=crossfade if render else 0.0, **(options or {}))
-    if not segs:
-        raise ReelscopeError(f"{video.filename}: no segment fits a summary of {target:.1f} s; ask for more time")
-    frame_of = _frame_mapper(video)
-    for sg in segs:
-        sg["start_frame"] = frame_of(sg["start_time"])
-        sg["end_frame"] = max(sg["start_frame"], frame_of(sg["end_time"]) - 1)
-    params = {"length": str(length), "crossfade": crossfade, "max_height": max_height, **(options or {})}
-    planned = round(sum(sg["end_time"] - sg["start_time"] for sg in segs), 3)
-    seconds, media = planned, None
-    if render:
-        if not Path(video.path).is_file():
-            raise ReelscopeError(f"{video.path}: the source file of {video.filename} is not available to render from")
-        key = hashlib.sha1(json.dumps([segs, params], sort_keys=True).encode()).hexdigest()[:12]
-        rel = f"{video.fingerprint}/summaries/summary_{key}.mp4"
-        res = render_summary(video.path, [(sg["start_time"], sg["end_time"]) for sg in segs],
-                             archive.media_root / rel, crossfade=crossfade, max_height=max_height, progress=progress)
-        seconds, media = round(res.seconds, 3), rel
-        params["rendered"] = {"width": res.width, "height": res.height, "fps": str(res.fps), "audio": res.has_audio,
-                              "render_seconds": round(res.wall_seconds, 3)}
-    params["planned_seconds"] = planned
+def add_summary(archive, video: db.Video, target: float, seconds: float, segments: list[dict], params: dict,
+                media: str | None) -> db.Summary:
+    """Store a summary's row (its file, if any, already in the media store at ``media``)."""
     with archive.session() as s, s.begin():
-        row = db.Summary(video_id=video.id, target_seconds=target, seconds=seconds, segments=segs, params=params,
+        row = db.Summary(video_id=video.id, target_seconds=target, seconds=seconds, segments=segments, params=params,
                          media=media)
         s.add(row)
         s.flush()

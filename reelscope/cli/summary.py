@@ -65,9 +65,10 @@ def summarize(
 ):
     """Make a highlight summary: keyshots by importance (emotion, motion, faces, shot size, novelty)
     under a length budget, rendered to MP4 with crossfades; optionally an EDL/OTIO rough cut."""
-    from reelscope.archive.summaries import copy_media, create_summary
+    from reelscope.archive.summaries import copy_media
     from reelscope.errors import ReelscopeError
     from reelscope.story.roughcut import write_roughcut
+    from reelscope.summaries import create_summary
 
     arch = open_archive(archive, db)
     v = _video_for(arch, video, force)

@@ -5,18 +5,28 @@ A candidate is a shot (at least ``min_segment`` seconds long); a shot longer tha
 curve), so one long take cannot swallow the budget. ``reelscope.story.select.select_keyshots``
 chooses candidates (0/1 knapsack on importance x duration, diversity across scenes) whose total
 duration fits the target; they play in their original order.
+
+``plan_video_summary`` turns a video's importance into a stored summary's content (its target,
+segments with frame numbers, parameters) and ``render_video_summary`` renders it; the video's
+facts and importance are passed in (``reelscope.summaries`` reads them from the archive).
 """
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 import re
-from typing import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
+from reelscope.errors import ReelscopeError
 from reelscope.story.select import Candidate, select_keyshots
 
 DEFAULTS = {"min_segment": 1.0, "max_segment": 8.0, "decay": 0.5, "max_scene_share": 0.4, "value": "mass"}
+RENDER_DEFAULTS = {"crossfade": 0.3, "max_height": 720}
 
 
 def parse_length(text: str | float | int, duration: float) -> float:
@@ -118,3 +128,98 @@ def plan_summary(per_shot: list[dict], curve: Sequence[float], step: float, targ
         segs.append({"shot": c.shot, "start_time": round(c.start, 6), "end_time": round(c.end, 6),
                      "start_frame": f0, "end_frame": f1, "score": round(c.score, 4), "scene": c.scene})
     return segs
+
+
+# ---- a video's summary: plan, frames, render ---------------------------------------------------
+
+@dataclass
+class Importance:
+    """The importance stage's results: per shot {shot, start_time, end_time, score, scene,
+    start_frame} and the curve (``step`` seconds apart)."""
+    per_shot: list[dict]
+    curve: list[float]
+    step: float
+
+
+@dataclass
+class SummarySource:
+    """What a summary needs of its video."""
+    filename: str
+    path: str
+    duration: float
+    fps: float
+    frame_count: int
+    anchors: list[tuple[float, int]]  # (start time, first frame) of every shot, in order
+
+
+@dataclass
+class VideoSummary:
+    """A summary's content: ``params`` (what it was asked for) decide ``key``; ``seconds`` is the
+    planned length until it is rendered."""
+    target: float
+    segments: list[dict]
+    params: dict
+    planned: float
+    seconds: float
+    rendered: dict | None = field(default=None)
+
+    @property
+    def key(self) -> str:
+        """Names the rendered file: the same segments and parameters give the same file."""
+        return hashlib.sha1(json.dumps([self.segments, self.params], sort_keys=True).encode()).hexdigest()[:12]
+
+    def stored_params(self) -> dict:
+        return {**self.params, **({"rendered": self.rendered} if self.rendered else {}),
+                "planned_seconds": self.planned}
+
+
+def frame_mapper(anchors: Sequence[tuple[float, int]], fps: float, frame_count: int) -> Callable[[float], int]:
+    """Seconds -> frame index, anchored at each shot's exact first-frame time (VFR-safe enough)."""
+    anchors = list(anchors)
+
+    def frame_of(t: float) -> int:
+        base_t, base_f = anchors[0] if anchors else (0.0, 0)
+        for at, af in anchors:
+            if at <= t + 1e-6:
+                base_t, base_f = at, af
+            else:
+                break
+        return max(0, min(frame_count - 1, base_f + int(round((t - base_t) * fps))))
+
+    return frame_of
+
+
+def plan_video_summary(video: SummarySource, imp: Importance, length: str | float = "15%", *, render: bool = True,
+                       crossfade: float = RENDER_DEFAULTS["crossfade"], max_height: int = RENDER_DEFAULTS["max_height"],
+                       options: dict | None = None) -> VideoSummary:
+    """The summary of ``length`` ("60s", "15%", seconds) of ``video``: segments with frames."""
+    try:
+        target = min(parse_length(length, video.duration), max(video.duration, 0.04))  # at most the whole video
+    except ValueError as e:
+        raise ReelscopeError(str(e)) from None
+    segs = plan_summary(imp.per_shot, imp.curve, imp.step, target, fps=video.fps,
+                        crossfade=crossfade if render else 0.0, **(options or {}))
+    if not segs:
+        raise ReelscopeError(f"{video.filename}: no segment fits a summary of {target:.1f} s; ask for more time")
+    frame_of = frame_mapper(video.anchors, video.fps, video.frame_count)
+    for sg in segs:
+        sg["start_frame"] = frame_of(sg["start_time"])
+        sg["end_frame"] = max(sg["start_frame"], frame_of(sg["end_time"]) - 1)
+    params = {"length": str(length), "crossfade": crossfade, "max_height": max_height, **(options or {})}
+    planned = round(sum(sg["end_time"] - sg["start_time"] for sg in segs), 3)
+    return VideoSummary(target, segs, params, planned, planned)
+
+
+def render_video_summary(summary: VideoSummary, video: SummarySource, out_path: str | Path,
+                         progress: Callable[[int, int], None] | None = None) -> None:
+    """Render ``summary`` of ``video`` to ``out_path``; sets its ``seconds`` and ``rendered``."""
+    from reelscope.story.render import render_summary
+
+    if not Path(video.path).is_file():
+        raise ReelscopeError(f"{video.path}: the source file of {video.filename} is not available to render from")
+    res = render_summary(video.path, [(sg["start_time"], sg["end_time"]) for sg in summary.segments], out_path,
+                         crossfade=summary.params["crossfade"], max_height=summary.params["max_height"],
+                         progress=progress)
+    summary.seconds = round(res.seconds, 3)
+    summary.rendered = {"width": res.width, "height": res.height, "fps": str(res.fps), "audio": res.has_audio,
+                        "render_seconds": round(res.wall_seconds, 3)}

@@ -10,46 +10,73 @@
 Pictures: image files and folders (unreadable ones are reported and skipped), a video in the
 archive (its shots' keyframes; a video file not yet analysed is analysed first), or a
 character of such a video. Music: every audio file of a folder (reelscope.mood.music; cached
-in the archive). Planning: reelscope.mood.plan; rendering: reelscope.mood.render.
+in the archive). This module gathers what the archive holds and hands it to
+reelscope.mood.moments (pictures from a video) and reelscope.mood.slideshow (moods, plan, render).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import cv2
+import numpy as np
 
-from reelscope.errors import MediaError, ReelscopeError
-from reelscope.mood.plan import PlanImage, PlanTrack, Timeline, build_timeline
-from reelscope.mood.render import RenderOptions, RenderResult, parse_size, render
-from reelscope.mood.sources import PREVIEW_SIDE, SourceImage, images_from_paths
+from reelscope.errors import ReelscopeError
+from reelscope.mood.render import RenderResult
+from reelscope.mood.moments import best_moments, keyframe_sources, moment_sources
+from reelscope.mood.slideshow import (Progress, SlideshowPlan, describe, plan_from_sources, render_options,
+                                      render_slideshow)
+from reelscope.mood.sources import SourceImage, images_from_paths
+
+__all__ = ["VIDEO_SUFFIXES", "SlideshowPlan", "character_moments", "collect_sources", "describe", "make_slideshow",
+           "plan_slideshow", "render_options", "render_slideshow", "video_keyframes"]
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".wmv",
                   ".flv", ".gif"}
-Progress = Callable[[str, int, int], None]  # (phase, done, total): phases images, music, render
 
 
-@dataclass
-class SlideshowPlan:
-    timeline: Timeline
-    sources: list[SourceImage]  # index i <-> timeline.images[i]
-    errors: list[str] = field(default_factory=list)  # "PATH: problem" of every skipped input
-    music: list = field(default_factory=list)  # MusicAnalysis of every usable track
+def video_keyframes(archive, video_ref: str | int) -> list[SourceImage]:
+    """The first keyframe of every shot of an archived video (analysed with the keyframes stage)."""
+    from reelscope.archive.people_read import faces_by_frame
 
-    def to_dict(self) -> dict:
-        d = self.timeline.to_dict()
-        used = {g["track"]["path"] for g in d["groups"]}
-        d["errors"] = list(self.errors)
-        d["music"] = [{"path": m.path, "name": Path(m.path).name, "mood": m.mood, "confidence": m.confidence,
-                       "tempo": m.tempo, "beat_strength": m.beat_strength, "duration": m.duration,
-                       "used": m.path in used} for m in self.music]
-        return d
+    video = archive.video(video_ref)
+    return keyframe_sources(video, video.shots, faces_by_frame(archive, video.id), archive.media_path)
 
 
-def _emit(progress: Progress | None, phase: str, done: int, total: int) -> None:
-    if progress:
-        progress(phase, done, total)
+def character_moments(archive, video_ref: str | int, character: str | int, limit: int = 24,
+                      decode: bool = True, progress: Callable[[int, int], None] | None = None
+                      ) -> list[SourceImage]:
+    """The best frame of each of a character's face tracks (the largest, most expressive face),
+    at most ``limit`` of them, in time order. The frames are decoded from the video file; if
+    it is gone, the keyframe of the shot holding each moment stands in."""
+    from reelscope.archive.people_read import faces_by_frame, find_characters
+
+    video = archive.video(video_ref)
+    chars = find_characters(archive, video, character)
+    faces = faces_by_frame(archive, video.id, [c.id for c in chars])
+    chosen = best_moments(faces, video.width, video.height, limit)
+    if not chosen:
+        raise ReelscopeError(f"character {character!r} of {video.filename} has no stored faces")
+    pixels = _decode_frames(video, {f.frame for f in chosen}, progress) if decode else {}
+    who = chars[0].identity.name if chars[0].identity is not None else f"character {chars[0].idx}"
+    return moment_sources(video, video.shots, faces, chosen, who, pixels, archive.media_path)
+
+
+def _decode_frames(video, frames: set[int], progress=None) -> dict[int, np.ndarray]:
+    from reelscope.errors import MediaError
+    from reelscope.media.decode import FrameSpec, iter_frames
+
+    if not Path(video.path).is_file():
+        return {}
+    spec = FrameSpec("rgb")
+    out = {}
+    try:
+        for fr in iter_frames(video.path, [spec], only=frames):
+            out[fr.index] = fr[spec]
+            if progress:
+                progress(len(out), len(frames))
+    except MediaError:
+        return out
+    return out
 
 
 def collect_sources(inputs: Iterable[str | Path] = (), *, archive=None, video: str | int | None = None,
@@ -67,8 +94,6 @@ def collect_sources(inputs: Iterable[str | Path] = (), *, archive=None, video: s
         raise ReelscopeError("pictures from a video need an archive (--archive)")
     if character is not None and video is None and len(videos) != 1:
         raise ReelscopeError("a character needs the video it appears in (--video)")
-    from reelscope.archive.slideshow_sources import character_moments, video_keyframes
-
     for v in videos:
         try:
             ref = _archived(archive, v)
@@ -97,97 +122,25 @@ def _archived(archive, ref: str | int) -> int:
     return o.video_id
 
 
-def describe(sources: list[SourceImage], predictor=None, progress: Progress | None = None
-             ) -> tuple[list[PlanImage], list[SourceImage], list[str]]:
-    """The mood of every picture (stored moods are kept; others are predicted on a small copy),
-    with faces from the predictor's evidence. Unreadable pictures are skipped and reported."""
-    from reelscope.mood.sources import face_focus
-
-    plan_images, kept, errors = [], [], []
-    for i, src in enumerate(sources):
-        try:
-            pred = src.mood
-            if pred is None:
-                small = src.preview(PREVIEW_SIDE)
-                if predictor is None:
-                    from reelscope.mood.image_mood import ImageMoodPredictor
-
-                    predictor = ImageMoodPredictor()
-                pred = predictor.predict(small)
-                faces = (pred.evidence or {}).get("faces") or {}
-                boxes = [f["box"] for f in faces.get("faces") or [] if "box" in f]
-                if boxes and src.focus is None:
-                    share, focus = face_focus(boxes, small.shape[1], small.shape[0])
-                    src.faces, src.focus = max(src.faces, share), focus
-        except MediaError as e:
-            errors.append(str(e))
-            _emit(progress, "images", i + 1, len(sources))
-            continue
-        except (ValueError, cv2.error) as e:  # a picture the mood features cannot handle
-            errors.append(f"{src.path or src.name}: cannot analyse the picture: {e}")
-            _emit(progress, "images", i + 1, len(sources))
-            continue
-        kept.append(src)
-        plan_images.append(PlanImage(key=src.key, name=src.name, mood=pred.mood, confidence=float(pred.confidence),
-                                     valence=float(pred.valence), arousal=float(pred.arousal), time=src.time,
-                                     faces=float(src.faces), path=src.path, thumbnail=src.thumbnail,
-                                     focus=src.focus))
-        _emit(progress, "images", i + 1, len(sources))
-    return plan_images, kept, errors
-
-
 def plan_slideshow(inputs: Iterable[str | Path] = (), music_dir: str | Path | None = None, *, archive=None,
                    video: str | int | None = None, character: str | int | None = None,
                    length: float | None = None, per_image: float | None = None, order: str = "mood",
                    music_floor: float = 0.35, predictor=None, moments: int = 24,
                    progress: Progress | None = None) -> SlideshowPlan:
     """Pictures, their moods, the music's moods and the timeline (nothing rendered yet)."""
-    from reelscope.mood.music import analyze_folder
-
     if music_dir is None:
         raise ReelscopeError("a slideshow needs a music folder (--music)")
-    if archive is not None and not hasattr(archive, "session"):
+    cache = None
+    if archive is not None:
         from reelscope.archive import Archive
+        from reelscope.archive.mood_io import ArchiveMusicCache
 
-        archive = Archive(archive)
+        if not hasattr(archive, "session"):
+            archive = Archive(archive)
+        cache = ArchiveMusicCache(archive)
     sources, errors = collect_sources(inputs, archive=archive, video=video, character=character, moments=moments)
-    if not sources:
-        raise ReelscopeError("no pictures for the slideshow" + (": " + "; ".join(errors[:3]) if errors else ""))
-    plan_images, kept, bad = describe(sources, predictor, progress)
-    errors += bad
-    if not plan_images:
-        raise ReelscopeError("none of the pictures could be read: " + "; ".join(errors[:3]))
-    music_errors: list = []
-    tracks = analyze_folder(music_dir, archive=archive, errors=music_errors,
-                            progress=(lambda d, t, _name: _emit(progress, "music", d, t)) if progress else None)
-    errors += [m for _, m in music_errors]
-    tl = build_timeline(plan_images, [PlanTrack.of(t) for t in tracks], length=length, per_image=per_image,
-                        order=order, music_floor=music_floor)
-    return SlideshowPlan(tl, kept, errors, list(tracks))
-
-
-def render_options(size: str | tuple[int, int] = "720p", **kw) -> RenderOptions:
-    w, h = parse_size(size) if isinstance(size, str) else size
-    return RenderOptions(width=w, height=h, **kw)
-
-
-def render_slideshow(plan: SlideshowPlan, output: str | Path, size: str | tuple[int, int] = "720p",
-                     progress: Progress | None = None, **options) -> RenderResult:
-    """Render ``plan`` to ``output`` (mp4). ``options``: RenderOptions fields (fps, fit,
-    ken_burns, crf, preset, ...)."""
-    from reelscope.mood.sources import saliency_focus
-
-    opts = render_options(size, **options)
-    tl = plan.timeline
-
-    def load(i: int):
-        src = plan.sources[i]
-        rgb = src.load()
-        if tl.images[i].focus is None and opts.fit == "cover":
-            tl.images[i].focus = saliency_focus(rgb)
-        return rgb
-
-    return render(tl, output, load, opts, (lambda d, t: _emit(progress, "render", d, t)) if progress else None)
+    return plan_from_sources(sources, errors, music_dir, cache=cache, length=length, per_image=per_image, order=order,
+                             music_floor=music_floor, predictor=predictor, progress=progress)
 
 
 def make_slideshow(inputs: Iterable[str | Path] = (), music_dir: str | Path | None = None,

@@ -340,7 +340,7 @@ def _write_wav(path: Path, x: np.ndarray) -> Path:
 
 def test_folder_cache_and_skips(tmp_path, db_url, monkeypatch):
     from reelscope.archive import Archive
-    from reelscope.archive.mood_io import music_tracks
+    from reelscope.archive.mood_io import ArchiveMusicCache, music_tracks
     from reelscope.mood import music
 
     folder = tmp_path / "music"
@@ -351,7 +351,7 @@ def test_folder_cache_and_skips(tmp_path, db_url, monkeypatch):
     (folder / "cover.jpg").write_bytes(b"\xff\xd8")  # not music: ignored
     arch = Archive(tmp_path / "arch", db_url)
     errors: list = []
-    first = analyze_folder(folder, arch, errors=errors)
+    first = analyze_folder(folder, cache=ArchiveMusicCache(arch), errors=errors)
     assert [Path(a.path).name for a in first] == ["clicks.wav", "minor.wav"]
     assert not any(a.cached for a in first)
     assert len(errors) == 1 and errors[0][0].endswith("broken.ogg") and "broken.ogg" in errors[0][1]
@@ -367,12 +367,12 @@ def test_folder_cache_and_skips(tmp_path, db_url, monkeypatch):
         raise MediaError(path, "still broken")
 
     monkeypatch.setattr(music, "analyze_track", no_decoding)
-    again = analyze_folder(folder, arch, errors=[])
+    again = analyze_folder(folder, cache=ArchiveMusicCache(arch), errors=[])
     assert decoded == ["broken.ogg"] and all(a.cached for a in again)
     assert [a.to_dict(beats=True) | {"cached": False} for a in again] == \
         [a.to_dict(beats=True) | {"cached": False} for a in first]
     monkeypatch.undo()
-    forced = analyze_folder(folder, arch, force=True, errors=[])
+    forced = analyze_folder(folder, cache=ArchiveMusicCache(arch), force=True, errors=[])
     assert not any(a.cached for a in forced)
     arch.close()
 

@@ -339,8 +339,7 @@ def test_video_keyframes_from_the_archive(tmp_path, edit_video, music_dir):
 def test_character_moments_from_the_archive(tmp_path, music_dir):
     import reelscope
     from reelscope.archive import Archive
-    from reelscope.archive.slideshow_sources import character_moments
-    from reelscope.slideshow import plan_slideshow, render_slideshow
+    from reelscope.slideshow import character_moments, plan_slideshow, render_slideshow
 
     clip = data_file("faces/openmpf_face_videos/video_01.mp4")
     (o,) = reelscope.analyze([clip], archive=tmp_path / "arch", stages=["shots", "keyframes", "faces"])

@@ -1,6 +1,7 @@
 """Reading a stored faces stage back into the form the stage produced (``people.video_faces.FacePass``):
 per-frame Detections with embeddings and expressions, face tracks, characters. Stages built on
-faces (emotion, importance, summaries) then use stored faces instead of recomputing them."""
+faces (emotion, importance, summaries) then use stored faces instead of recomputing them.
+Also: a video's face rows by frame (optionally of some characters) and its characters by reference."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -11,6 +12,37 @@ from sqlalchemy.orm import Session
 
 from reelscope.archive import schema as db
 from reelscope.archive.gallery import from_blob
+from reelscope.errors import ReelscopeError
+
+
+def faces_by_frame(archive, video_id: int, character_ids: list[int] | None = None) -> dict[int, list[db.Face]]:
+    """The face rows of a video (of these characters only, if given), by frame."""
+    q = select(db.Face).where(db.Face.video_id == video_id)
+    if character_ids is not None:
+        q = q.join(db.FaceTrack, db.Face.track_id == db.FaceTrack.id) \
+             .where(db.FaceTrack.character_id.in_(character_ids))
+    out: dict[int, list[db.Face]] = {}
+    with archive.session() as s:
+        for f in s.scalars(q):
+            out.setdefault(f.frame, []).append(f)
+    return out
+
+
+def find_characters(archive, video: db.Video, character: str | int) -> list[db.Character]:
+    """Characters of ``video`` named by id, by index within the video (``#2``) or by name."""
+    ref = str(character).strip()
+    with archive.session() as s:
+        chars = list(s.scalars(select(db.Character).where(db.Character.video_id == video.id)))
+        if ref.isdigit():
+            hit = [c for c in chars if c.id == int(ref)]
+        elif ref.startswith("#") and ref[1:].isdigit():
+            hit = [c for c in chars if c.idx == int(ref[1:])]
+        else:
+            hit = [c for c in chars if c.identity is not None and c.identity.name.lower() == ref.lower()]
+    if not hit:
+        raise ReelscopeError(f"no character {ref!r} in {video.filename} (a character id, #index or a name; "
+                             f"see `reelscope people list`)")
+    return hit
 
 
 def read_faces(s: Session, video: db.Video):

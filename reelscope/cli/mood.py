@@ -77,15 +77,17 @@ def music_cmd(folder: Path = typer.Argument(..., help="A folder of music (ogg, m
               beats: bool = typer.Option(False, help="Include beat times in --json output."),
               as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Tempo, beat strength, energy, brightness, mode and mood of each track (cached by content)."""
+    from reelscope.archive.mood_io import ArchiveMusicCache
     from reelscope.errors import ReelscopeError
     from reelscope.mood.music import analyze_folder
 
     arch = open_archive(archive, db) if cache else None
+    music_cache = ArchiveMusicCache(arch) if arch is not None else None
     errors: list = []
     try:
         with _bar() as bar:
             task = bar.add_task("music", total=None)
-            tracks = analyze_folder(folder, arch, force=force, errors=errors,
+            tracks = analyze_folder(folder, cache=music_cache, force=force, errors=errors,
                                     progress=lambda d, t, name: bar.update(task, completed=d, total=t,
                                                                            description=name[:40]))
     except ReelscopeError as e:

@@ -2,7 +2,7 @@
 
     from reelscope.mood import ImageMoodPredictor, analyze_folder, analyze_track, MOODS
     ImageMoodPredictor().predict(rgb)            # MoodPrediction: mood, confidence, valence, arousal
-    analyze_folder("music/", archive=arch)       # [MusicAnalysis]: tempo, beats, energy, mode, mood
+    analyze_folder("music/", cache=cache)        # [MusicAnalysis]: tempo, beats, energy, mode, mood
 
 See :mod:`reelscope.mood.circle` for the circle, :mod:`reelscope.mood.image_mood` for images,
 :mod:`reelscope.mood.music` for music, :mod:`reelscope.mood.mood_train` for training. Heavy

@@ -1,7 +1,7 @@
 """Music mood: tempo, beats, energy, brightness, mode and a place on the mood circle per track.
 
     a = analyze_track("song.ogg")      # MusicAnalysis: tempo, beat_times, energy, mode, mood, ...
-    tracks = analyze_folder("music/", archive=arch)   # cached in the archive by content fingerprint
+    tracks = analyze_folder("music/", cache=ArchiveMusicCache(arch))   # cached by content fingerprint
 
 Features (signal processing in :mod:`reelscope.mood.music_dsp`; audio decoded with PyAV at
 22.05 kHz mono):
@@ -176,22 +176,18 @@ def music_files(folder: str | Path) -> list[Path]:
                   and not p.name.startswith("."))
 
 
-def analyze_folder(folder: str | Path, archive=None, *, cache: MusicCache | None = None, force: bool = False,
+def analyze_folder(folder: str | Path, *, cache: MusicCache | None = None, force: bool = False,
                    errors: list | None = None, progress: Callable[[int, int, str], None] | None = None,
                    ) -> list[MusicAnalysis]:
     """Analyse every audio file of a folder; returns the usable tracks, sorted by path.
 
-    ``archive`` (a :class:`reelscope.archive.Archive`) or ``cache`` (get/put by fingerprint)
+    ``cache`` (get/put by fingerprint: the caller's, e.g. the archive's ``ArchiveMusicCache``)
     keeps analyses between runs: a track whose content fingerprint is cached with this
     analyser version is not decoded again (``force`` re-analyses). Unreadable tracks are
     logged, appended to ``errors`` as (path, message) and skipped. Raises ReelscopeError
     naming the folder when it holds no usable music. ``progress(done, total, filename)``.
     """
     from reelscope.media.info import fingerprint
-    if cache is None and archive is not None:
-        # the archive's music table, through its IO helper (imported here: archive sits above mood)
-        from reelscope.archive.mood_io import ArchiveMusicCache
-        cache = ArchiveMusicCache(archive)
     files = music_files(folder)
     if not files:
         raise ReelscopeError(f"{folder}: no music files found (looked for {', '.join(sorted(AUDIO_EXTS))})")

@@ -2,7 +2,7 @@
 
 A :class:`SourceImage` is one picture with what the plan sorts by (time, face prominence) and
 where the renderer should look when it crops (``focus``). Archive sources (a video's keyframes,
-a character's best moments) live in :mod:`reelscope.archive.slideshow_sources` and produce
+a character's best moments) live in :mod:`reelscope.mood.moments` and produce
 the same type. Unreadable files are skipped with a message naming the file and the problem.
 """
 from __future__ import annotations

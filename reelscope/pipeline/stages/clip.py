@@ -23,21 +23,21 @@ class ClipConsumer(Consumer):
         self.model = load_clip(str(self.folder))
         self.wanted = sample_frames(ctx.artifacts["shots"], params["positions"])
         self.spec = analysis_spec(ctx.info, params["max_width"], even=True)
-        self.frames, self.images = [], []
+        self.found, self.images = [], []  # not self.frames: that is the sampling set of Consumer
         super().__init__((self.spec,), frames=self.wanted)
 
     def feed(self, frame) -> None:
         for si in self.wanted[frame.index]:
-            self.frames.append({"frame": frame.index, "time": frame.time, "shot_index": si})
+            self.found.append({"frame": frame.index, "time": frame.time, "shot_index": si})
             self.images.append(frame[self.spec])
 
     def finish(self, ctx: Context, frame_count: int) -> dict:
         vectors = self.model.encode_images(self.images) if self.images else []
-        for f, v in zip(self.frames, vectors):
+        for f, v in zip(self.found, vectors):
             f["vector"] = v
         self.images = []
-        return {"frame_embeddings": {"model": self.model.name, "frames": self.frames},
-                "_run": {"params": {"model": str(self.folder), "name": self.model.name, "frames": len(self.frames)},
+        return {"frame_embeddings": {"model": self.model.name, "frames": self.found},
+                "_run": {"params": {"model": str(self.folder), "name": self.model.name, "frames": len(self.found)},
                          "models": self.model.models()}}
 
 

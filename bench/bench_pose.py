@@ -115,7 +115,7 @@ def actions(rules=None) -> dict:
         for c in clips:
             path = video_path(c["video"])
             (o,) = analyze([path], arch, stages=["shots", "pose"])
-            if o.status != "analyzed":
+            if o.status == "failed":
                 raise SystemExit(f"{path}: {o.error}")
             res = arch.load_stage(o.video_id, "pose")["poses"]
             spans: dict[str, list] = {}

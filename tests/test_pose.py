@@ -439,3 +439,21 @@ def test_pose_stage_on_a_real_clip(tmp_path, data):
     back = arch.load_stage(o.video_id, "pose")["poses"]
     assert len(back.tracks) == len(tracks)
     arch.close()
+
+
+def test_finish_links_the_faces_pass_in_memory():
+    """When the faces stage finished earlier in the same pass, the pose stage links its tracks to
+    the face tracks (ids) and characters (indices) of that faces pass."""
+    from types import SimpleNamespace
+
+    from reelscope.pipeline.stages.pose import PosePass, finish_poses
+    from reelscope.vision.pose import head_box
+
+    frames = [_pose_frame(f, [skeleton(150, 300), skeleton(450, 300)]) for f in (0, 12, 24)]
+    hb = head_box(skeleton(450, 300), np.full(17, 0.9))
+    face_track = SimpleNamespace(id=5, shot_index=0, frames=[0, 12, 24], boxes=[hb + np.array([-3, -6, 6, 12])] * 3)
+    faces = SimpleNamespace(tracks=[face_track], characters=[SimpleNamespace(index=2, track_ids=[5])])
+    pp = finish_poses(PosePass(scale=1.0, frames=frames, step=12), [_Shot(0, 0, 40)], 25.0, faces=faces)
+    linked = [t for t in pp.tracks if t.face_track is not None]
+    assert len(linked) == 1 and linked[0].face_track == 5 and linked[0].character == 2 and linked[0].face_votes == 3
+    assert linked[0].keypoints[0, KP["nose"], 0] == pytest.approx(450)

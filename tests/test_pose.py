@@ -64,9 +64,16 @@ def test_movenet_finds_the_people_of_a_real_frame(data):
     from reelscope.vision.detections import iou
     from reelscope.vision.pose import PoseEstimator, keypoint_scores
 
+    from reelscope.models.tfjs import GraphModel
+
     _have_model()
     img = _frame(data("video/chaplin.mp4"), 60)
-    people = PoseEstimator().estimate(img, frame=60)
+    est = PoseEstimator()
+    # the estimator's session (exported to onnxruntime) computes what the TFJS executor computes
+    x, _, _ = est.prepare(img)
+    ref = GraphModel(resolve(MOVENET_MULTIPOSE, "movenet-multipose.json")).run({"input": x}, ["Identity"])["Identity"]
+    np.testing.assert_allclose(est.raw(img)[0], ref[0], atol=1e-4)
+    people = est.estimate(img, frame=60)
     assert people.frame == 60 and people.landmarks.shape == (len(people), 17, 2)
     ks = keypoint_scores(people)
     for box in _person_boxes("video/chaplin.mp4", 60):

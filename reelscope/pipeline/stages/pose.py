@@ -3,7 +3,7 @@
 Parameters: ``sample_fps`` (frames analysed per second, 2 by default; 0 = every frame),
 ``max_width`` (frames are decoded at most this wide; the model works at ``input_size`` on the
 longer side anyway, so small frames such as 160x90 are upscaled for it), ``input_size`` (256,
-MoveNet MultiPose's design size; 384 finds more small people at ~2x the cost), ``min_score``
+MoveNet MultiPose's design size; 384 costs ~2x and was no better on the labelled frames), ``min_score``
 (person score), ``min_track_len`` (tracks with fewer samples are dropped, with their poses),
 ``actions`` (derive action tags: vision/pose_actions.py), ``link_faces`` (link person tracks to
 face tracks when the faces stage's results are at hand: here when the faces stage finished
@@ -14,10 +14,11 @@ keypoints are stored in the video's display pixels.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from reelscope.pipeline.consumers import Consumer, analysis_spec, frame_step
+from reelscope.pipeline.consumers import Consumer, Worker, analysis_spec, frame_step
 from reelscope.pipeline.stage import Context, Stage, register
 from reelscope.vision.detections import Detections
 
@@ -126,16 +127,28 @@ class PoseConsumer(Consumer):
         self.out = PosePass(scale=info.width / self.spec.width, step=step)
         self.params = params
         super().__init__((self.spec,), step=step)
+        # the model runs on a thread of its own, side by side with decoding and the other stages
+        self.worker = Worker(lambda i, t, rgb: _add(self.out, self.est, i, t, rgb), name="reelscope-pose")
+
+    @property
+    def busy_seconds(self) -> float:
+        return self.worker.busy
 
     def feed(self, frame) -> None:
-        _add(self.out, self.est, frame.index, frame.time, frame[self.spec])
+        self.worker.submit(frame.index, frame.time, frame[self.spec])
+
+    def close(self) -> None:
+        self.worker.close()
 
     def finish(self, ctx: Context, frame_count: int) -> dict:
         from reelscope.vision.pose_actions import Rules
 
+        self.worker.join()
+        t0 = time.perf_counter()
         faces = ctx.artifacts.get("faces") if self.params["link_faces"] else None
         res = finish_poses(self.out, ctx.artifacts["shots"], float(ctx.info.fps),
                            min_track_len=self.params["min_track_len"], actions=self.params["actions"], faces=faces)
+        self.worker.busy += time.perf_counter() - t0
         return {"poses": res, "_run": {"params": {"estimator": self.est.params(), "sampled_frames": res.sampled,
                                                   "sample_step": res.step,
                                                   "rules": Rules().params() if self.params["actions"] else None},

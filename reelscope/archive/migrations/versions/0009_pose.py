@@ -1,14 +1,14 @@
 """pose: person tracks, poses (17 keypoints) and actions
 
 Revision ID: 0009_pose
-Revises: 0007_speech
+Revises: 0008_jobs
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0009_pose'
-down_revision = '0007_speech'
+down_revision = '0008_jobs'
 branch_labels = None
 depends_on = None
 

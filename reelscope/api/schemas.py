@@ -194,6 +194,7 @@ class VideoExport(_Open):
     objects: dict[str, Any] | None = Field(None, description="objects stage: COCO object tracks with boxes (export schema)")
     speech: dict[str, Any] | None = Field(None, description="speech stage: language and transcript segments with "
                                                           "word times (export schema)")
+    text: dict[str, Any] | None = Field(None, description="text stage: on-screen text spans with their lines (export schema)")
 
 
 class ShotHit(ShotOut):

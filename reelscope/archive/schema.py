@@ -398,6 +398,48 @@ class PoseAction(Base):
     samples: Mapped[int] = mapped_column(Integer, default=1)
 
 
+# ---- on-screen text (migration 0008_text; issue 18) ----------------------------------------------
+
+class TextSpan(Base):
+    """One text line on screen over time: the same text at about the same place on successive
+    sampled frames (``reelscope.vision.text_spans.merge_lines``). Box in display pixels."""
+    __tablename__ = "text_spans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    shot_idx: Mapped[int | None] = mapped_column(Integer, nullable=True)  # shot of its first frame
+    text: Mapped[str] = mapped_column(Text)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)  # mean recognition confidence
+    first_frame: Mapped[int] = mapped_column(Integer)
+    last_frame: Mapped[int] = mapped_column(Integer)  # last sampled frame it was read on
+    start_time: Mapped[float] = mapped_column(Float)
+    end_time: Mapped[float] = mapped_column(Float)  # the first sample without it, or the video's end
+    samples: Mapped[int] = mapped_column(Integer)
+    readings: Mapped[dict] = mapped_column(JSON, default=dict)  # text -> summed confidence
+
+
+class TextLine(Base):
+    """One text line read on one sampled frame (box x, y, w, h in display pixels). ``carried``:
+    the picture had not changed since the previous sample, whose reading it repeats."""
+    __tablename__ = "text_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    span_id: Mapped[int | None] = mapped_column(ForeignKey("text_spans.id", ondelete="CASCADE"),
+                                                nullable=True, index=True)
+    frame: Mapped[int] = mapped_column(Integer)
+    time: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    carried: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 # ---- mood (migration 0004; issue 8) -------------------------------------------------------------
 
 class MusicTrack(Base):

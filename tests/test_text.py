@@ -140,9 +140,8 @@ def _font(name):
     return p
 
 
-@pytest.fixture(scope="module")
-def titled_clip(tmp_path_factory, ):
-    """4 s of Tears of Steel (640x360) with two titles: one for the first 2 s, one after."""
+def make_titled_clip(out):
+    """4 s of Tears of Steel (640x360) with two titles for the first 1.9 s and one after."""
     from conftest import data_file
     from reelscope.eval.text import Title, render_titles
 
@@ -152,8 +151,12 @@ def titled_clip(tmp_path_factory, ):
     titles = [Title("Meet me at the harbour tomorrow", sans, 26, 30, 300, border=2, end=1.9),
               Title("Room 42 Level 3", serif, 24, 380, 40, color="yellow", box=True, end=1.9),
               Title("The end of the line", sans, 30, 160, 150, border=2, start=1.9)]
-    out = tmp_path_factory.mktemp("titles") / "titled.mp4"
     return render_titles(src, out, titles, start=1.0, duration=4.0)
+
+
+@pytest.fixture(scope="module")
+def titled_clip(tmp_path_factory):
+    return make_titled_clip(tmp_path_factory.mktemp("titles") / "titled.mp4")
 
 
 def test_reader_reads_drawtext_titles(titled_clip):
@@ -180,6 +183,7 @@ def test_text_stage_in_analysis_and_archive_round_trip(titled_clip, tmp_path):
     import reelscope
     from reelscope.archive import Archive
     from reelscope.archive.export import video_dict
+    from reelscope.report.html import write_report
 
     out = reelscope.analyze(titled_clip, archive=tmp_path / "a", stages=["text"])[0]
     assert out.status == "analyzed", out.error
@@ -201,6 +205,8 @@ def test_text_stage_in_analysis_and_archive_round_trip(titled_clip, tmp_path):
             [(m.frame, m.read, [t for t, _, _ in m.lines]) for m in res.samples if m.lines]
         assert back.step == res.step and back.read == res.read
         exported = video_dict(a.video(out.video_id), a)["text"]
+        html = (write_report(a, a.video(out.video_id), tmp_path / "r.html")).read_text()
+    assert "On-screen text" in html and "Meet me at the harbour tomorrow" in html
     assert {s["text"] for s in exported["spans"]} == set(by_text)
     first = next(s for s in exported["spans"] if s["text"] == "Meet me at the harbour tomorrow")
     assert [ln["frame"] for ln in first["lines"]] == harbour.frames and len(first["box"]) == 4

@@ -19,6 +19,7 @@ from pathlib import Path
 from reelscope.archive.export import SCHEMA_ID, SCHEMA_VERSION, video_dict
 from reelscope.media.timecode import seconds_to_timecode
 from reelscope.report.story_curves import curves_section, gather
+from reelscope.report.text_section import text_section
 
 # Colours of the transition that starts a shot ("start" = first shot of the video).
 COLOURS = {"start": "#9aa5b1", "cut": "#3e4c59", "dissolve": "#2f80ed", "fade": "#9b51e0",
@@ -67,6 +68,7 @@ def render_report(data: dict, images: dict[str, bytes]) -> str:
         _story(shots),
         curves_section(data, PLOTLY_CONFIG),
         _transcript(data.get("speech"), fps),
+        text_section(data, fps),
         _section("Transitions", _transitions(data, fps), f"{len(data['transitions'])}"),
         f"<footer>Export schema <code>{SCHEMA_ID}</code> version {SCHEMA_VERSION} · "
         f"reelscope {escape(__version__)} · generated {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}<br>"
@@ -404,5 +406,6 @@ h3{font-size:13px;font-weight:600;margin:0 0 4px;color:var(--muted)}
 @media (max-width:900px){.charts{grid-template-columns:1fr}}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:6px}
 footer{color:var(--muted);font-size:12px;text-align:center;margin-top:24px}
+.ocr{font-weight:600;word-break:break-word}
 code{background:var(--card);border:1px solid var(--line);border-radius:4px;padding:0 4px;font-size:12px}
 """

@@ -8,6 +8,7 @@ import { clear, emptyState, errorBox, h, loading } from "../dom.js";
 import { SIZES, clock, duration, plural, sizeName, topExpression } from "../format.js";
 import { navigate, setQuery, setTitle, toast } from "../main.js";
 import { curvesPanel, summaryPanel } from "./story.js";
+import { textPanel } from "./text.js";
 
 const EPS = 0.001; // seek 1 ms into a shot so its own first frame shows (times are rounded to µs)
 
@@ -127,6 +128,8 @@ export async function render(root, [idText], query) {
 
   // ---- story: curves under the timeline (pages/story.js) ---------------------------------------
   const story = curvesPanel(curves || [], total, (t) => seek(t));
+  // ---- on-screen text: marks under the timeline and a list (pages/text.js) ------------------------
+  const onScreen = textPanel(video, total, (t) => seek(t));
 
   // ---- page ---------------------------------------------------------------------------------
   const del = h("button.danger", { type: "button" }, "Delete from archive");
@@ -153,9 +156,10 @@ export async function render(root, [idText], query) {
     h("section.player-wrap", h("div.player-col", player, playerMsg), nowPanel),
     h("section.card",
       h("div.section-head", h("h2#shots-h", "Shots"), legend),
-      shots.length ? [timeline, axis(total), story.el] : emptyState("No shots stored for this video.",
+      shots.length ? [timeline, onScreen.track, axis(total), story.el] : emptyState("No shots stored for this video.",
         "Analyse it with the shots stage.")),
     summaryPanel(id, video, curves || [], (t) => seek(t)),
+    onScreen.el,
     h("section.card", h("h2", "Keyframes"),
       kfButtons.length ? strip : emptyState("No keyframes stored.", "Analyse the video with the keyframes stage.")),
     h("section.card#transcript",
@@ -191,6 +195,7 @@ export async function render(root, [idText], query) {
     playhead.style.left = `${Math.min(100, (100 * t) / total)}%`;
     story.setTime(t);
     if (lines.length) highlightLine(t);
+    onScreen.setTime(t);
     const i = shotAt(t);
     if (i === current) return;
     current = i;

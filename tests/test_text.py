@@ -30,6 +30,20 @@ def test_db_boxes_unclip_and_reading_order():
     assert scores.min() >= 0.8
 
 
+def test_db_boxes_cut_stacked_lines_joined_by_a_bridge():
+    prob = np.zeros((120, 240), np.float32)
+    prob[20:44, 30:210] = 0.9  # line 1
+    prob[50:74, 40:200] = 0.9  # line 2, 6 rows below
+    prob[44:50, 110:122] = 0.5  # a picture over both lines joins them (12 px of 180)
+    quads, _ = db_boxes(prob, prob.shape)
+    assert len(quads) == 2
+    tops, bottoms = quads[:, :, 1].min(1), quads[:, :, 1].max(1)
+    d1, d2 = 179 * 23 * 1.5 / (2 * 202), 159 * 23 * 1.5 / (2 * 182)  # each grown around its own line only
+    assert bottoms[0] == pytest.approx(43 + d1, abs=1.5) and tops[1] == pytest.approx(50 - d2, abs=1.5)
+    one, _ = db_boxes(np.pad(np.full((24, 180), 0.9, np.float32), 30), (84, 240))
+    assert len(one) == 1  # a single line is never cut
+
+
 def test_quad_order_crop_and_input_sizes():
     q = order_quad(np.array([[50, 40], [10, 10], [50, 10], [10, 40]]))
     assert q.tolist() == [[10, 10], [50, 10], [50, 40], [10, 40]]

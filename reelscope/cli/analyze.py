@@ -72,6 +72,9 @@ def run_analyze(videos, arch, *, stages=None, sets=(), shorthand=None, force=Non
                 err.print(f"{path}: {o.shots} shots, {o.transitions} transitions; computed "
                           f"{', '.join(o.computed) or 'nothing'}{reused} in {o.seconds:.1f}s (video {o.video_id})",
                           highlight=False)
+                if verbose and o.stage_seconds and o.duration > 0:  # each stage's cost on its own
+                    err.print("  stage seconds per minute of video: " + ", ".join(
+                        f"{k} {60 * v / o.duration:.1f}" for k, v in o.stage_seconds.items()), highlight=False)
                 for w in o.warnings:
                     err.print(f"[yellow]warning:[/yellow] {path}: {w}", highlight=False)
             if report and o.video_id:
@@ -110,7 +113,7 @@ def analyze(
     force: Optional[str] = typer.Option(None, "--force", help="Recompute these stages (comma-separated, or 'all') even if stored; what is built on them is recomputed too."),
     redo: bool = typer.Option(False, "--redo", help="Recompute every planned stage (= --force all)."),
     report: Optional[Path] = typer.Option(None, help="Also write an HTML report (a file for one video, a folder for several)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the traceback of a failure (it always goes to ARCHIVE/logs/analysis.log)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the traceback of a failure (it always goes to ARCHIVE/logs/analysis.log) and each stage's seconds per minute of video."),
 ):
     """Analyze videos into the archive: by default every stage (shots, keyframes, shot sizes, faces and
     characters, objects, tags, audio, emotion, importance, mood). Stored results are reused."""

@@ -3,9 +3,10 @@ quadrilaterals, and from a quadrilateral to an upright crop of the line.
 
 The detector network (PP-OCRv5's DBNet, run by ``reelscope.vision.ocr``) gives every pixel the
 probability that it lies in the *shrunk* core of a text line. Lines are found by thresholding
-that map, taking each connected region's minimum-area rectangle, keeping the regions whose mean
-probability is high enough, and growing each rectangle back by the margin the training shrank it
-by (the "unclip" step: an offset of ``area * ratio / perimeter`` on every side).
+that map, cutting regions where stacked lines touch (``split_stacked_lines``), taking each
+region's minimum-area rectangle, keeping the regions whose mean probability is high enough, and
+growing each rectangle back by the margin the training shrank it by (the "unclip" step: an
+offset of ``area * ratio / perimeter`` on every side).
 """
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def db_boxes(prob: np.ndarray, image_size: tuple[int, int], params: DBParams = D
     if len(contours) > params.max_candidates:
         contours = sorted(contours, key=cv2.contourArea, reverse=True)[:params.max_candidates]
     quads, scores = [], []
-    for c in contours:
+    for c in (part for whole in contours for part in split_stacked_lines(whole, bitmap.shape)):
         if len(c) < 3:
             continue
         rect = cv2.minAreaRect(c)
@@ -136,6 +137,41 @@ def db_boxes(prob: np.ndarray, image_size: tuple[int, int], params: DBParams = D
     quads_a, scores_a = np.stack(quads), np.asarray(scores, np.float32)
     order = reading_order(quads_a)
     return quads_a[order], scores_a[order]
+
+
+def split_stacked_lines(contour: np.ndarray, shape: tuple[int, int], valley: float = 0.2,
+                        min_rows: int = 3) -> list[np.ndarray]:
+    """Two or more text lines stacked so close that their regions touch (a thin bridge of
+    probability, e.g. a picture over both lines) become one region; cut it where a run of rows is
+    covered by less than ``valley`` of the region's widest row, when at least ``min_rows`` well
+    covered rows lie above and below the cut. Returns the contours of the parts (the region itself
+    when there is nothing to cut)."""
+    x, y, w, h = cv2.boundingRect(contour)
+    if h < 2 * min_rows + 1:
+        return [contour]
+    mask = np.zeros((h, w), np.uint8)
+    cv2.drawContours(mask, [contour - [x, y]], -1, 1, thickness=-1)
+    cover = mask.sum(1).astype(np.float32)
+    peak = float(cover.max())
+    low = cover < valley * peak
+    full = cover >= 0.5 * peak
+    cut = np.zeros(h, bool)
+    r = 0
+    while r < h:
+        if not low[r]:
+            r += 1
+            continue
+        e = r
+        while e < h and low[e]:
+            e += 1
+        if full[:r].sum() >= min_rows and full[e:].sum() >= min_rows:
+            cut[r:e] = True
+        r = e
+    if not cut.any():
+        return [contour]
+    mask[cut] = 0
+    parts, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [p + [x, y] for p in parts]
 
 
 def reading_order(quads: np.ndarray) -> np.ndarray:

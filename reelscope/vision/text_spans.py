@@ -101,10 +101,11 @@ class PictureChange:
         if self.last is None or self.last.shape != luma.shape:
             return float("inf")
         d = cv2.absdiff(np.ascontiguousarray(luma), self.last)
-        h, w = d.shape
-        bh, bw = max(1, h // self.block), max(1, w // self.block)
-        blocks = cv2.resize(d[:bh * self.block, :bw * self.block] if h >= self.block and w >= self.block else d,
-                            (bw, bh), interpolation=cv2.INTER_AREA)
+        b = self.block
+        bh, bw = d.shape[0] // b, d.shape[1] // b
+        if bh == 0 or bw == 0:  # smaller than one block
+            return float(d.mean())
+        blocks = cv2.resize(d[:bh * b, :bw * b], (bw, bh), interpolation=cv2.INTER_AREA)  # block means
         return float(blocks.max())
 
     def changed(self, luma: np.ndarray) -> bool:

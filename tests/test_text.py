@@ -247,3 +247,40 @@ def test_text_writer_replaces_and_reads_carried_lines(edit_video, tmp_path):
     assert [(s.text, s.start_time, s.end_time, s.members) for s in back.spans] == \
         [(s.text, s.start_time, s.end_time, s.members) for s in res.spans]
     assert [(m.frame, m.read, len(m.lines)) for m in back.samples] == [(0, True, 2), (25, False, 2)]
+
+
+@pytest.mark.slow
+def test_real_titles_labelled_by_eye():
+    """The titles written down by eye in tests/fixtures/text/titles.json (the plain ones: a frame
+    counter, a watermark over fades, a bank sign) read back, and nothing read on text-free clips."""
+    import json
+    from pathlib import Path
+
+    from conftest import data_file
+    from reelscope.eval.text import LineMatch, match_lines
+    from reelscope.media.decode import iter_frames
+    from reelscope.media.info import probe
+    from reelscope.pipeline.consumers import analysis_spec
+    from reelscope.vision.ocr import TextReader
+
+    _need_ocr()
+    doc = json.loads((Path(__file__).parent / "fixtures" / "text" / "titles.json").read_text())
+    reader = TextReader(threads=1)
+    total = LineMatch()
+    plain = [it for it in doc["items"] if "big_buck_bunny" not in it["video"]]  # display-font title: bench only
+    for rel in sorted({it["video"] for it in plain}):
+        path = data_file(rel)
+        info = probe(str(path))
+        spec = analysis_spec(info, 1280)
+        want = {it["frame"]: it for it in plain if it["video"] == rel}
+        for f in iter_frames(str(path), [spec], select=lambda i, t: (spec,) if i in want else ()):
+            lines = [ln.scaled(info.width / spec.width) for ln in reader.read(f[spec])]
+            total.add(match_lines(want[f.index]["lines"], [(ln.text, ln.rect) for ln in lines]))
+    assert total.chars > 300 and total.cer <= 0.03, total.pairs
+    assert not [r for _, r in total.pairs if not r]  # no labelled line missed
+    path = data_file(doc["negatives"][0])
+    info = probe(str(path))
+    spec = analysis_spec(info, 1280)
+    read = [ln.text for f in iter_frames(str(path), [spec], select=lambda i, t: (spec,) if i % 24 == 0 else ())
+            for ln in reader.read(f[spec])]
+    assert read == []

@@ -228,6 +228,15 @@ def test_text_stage_in_analysis_and_archive_round_trip(titled_clip, tmp_path):
     assert again.status == "skipped"
 
 
+def test_bad_text_parameters_are_clear_errors(tmp_path, edit_video):
+    import reelscope
+
+    for params, words in [({"sample_fps": 0}, "text.sample_fps"), ({"min_score": 2}, "text.min_score"),
+                          ({"threads": 0}, "text.threads"), ({"orientation": "yes"}, "text.orientation")]:
+        with pytest.raises(ValueError, match=words):
+            reelscope.analyze(edit_video, archive=tmp_path / "a", stages=["text"], params={"text": params})
+
+
 def test_text_writer_replaces_and_reads_carried_lines(edit_video, tmp_path):
     from reelscope.archive import Archive
     from reelscope.media.info import probe

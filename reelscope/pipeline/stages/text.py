@@ -88,7 +88,32 @@ class TextConsumer(Consumer):
                                       "models": self.reader.models()}}
 
 
-register(Stage("text", requires=("shots",), before=("shots",), provides=("text",), cost=0.5,
+def _check(params: dict) -> None:
+    """Bad parameters are a clear error before any file is opened."""
+    def number(key, lo, hi=None, integer=False):
+        v = params[key]
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)
+        if not ok or (integer and int(v) != v):
+            kind = "an integer" if integer else "a number"
+            raise ValueError(f"text.{key} must be {kind} >= {lo}" + (f" and <= {hi}" if hi is not None else "")
+                             + f", got {v!r}")
+
+    if not (isinstance(params["sample_fps"], (int, float)) and params["sample_fps"] > 0):
+        raise ValueError(f"text.sample_fps must be a number > 0, got {params['sample_fps']!r}")
+    number("max_width", 32, integer=True)
+    number("det_max_side", 32, integer=True)
+    number("min_score", 0, 1)
+    number("change_threshold", 0, 255)
+    number("min_iou", 0, 1)
+    number("max_distance", 0, 1)
+    number("max_gap", 0, integer=True)
+    if params["threads"] is not None:
+        number("threads", 1, integer=True)
+    if not isinstance(params["orientation"], bool):
+        raise ValueError(f"text.orientation must be true or false, got {params['orientation']!r}")
+
+
+register(Stage("text", check=_check, requires=("shots",), before=("shots",), provides=("text",), cost=0.5,
                consumer=lambda ctx, params: TextConsumer(ctx, params),
                defaults={"sample_fps": 1.0, "max_width": 1280, "det_max_side": 960, "min_score": 0.5,
                          "orientation": True, "change_threshold": 8.0, "threads": None,

@@ -237,6 +237,17 @@ def test_bad_text_parameters_are_clear_errors(tmp_path, edit_video):
             reelscope.analyze(edit_video, archive=tmp_path / "a", stages=["text"], params={"text": params})
 
 
+def test_text_stage_switched_off(tmp_path, edit_video):
+    import reelscope
+    from reelscope.archive import Archive
+    from reelscope.archive.export import video_dict
+
+    (o,) = reelscope.analyze(edit_video, archive=tmp_path / "a", stages=["text"], params={"text": {"enabled": False}})
+    assert o.status == "analyzed" and o.artifacts["text"].sampled == 0
+    with Archive(tmp_path / "a") as a:
+        assert video_dict(a.video(o.video_id), a)["text"] == {"disabled": True, "spans": []}
+
+
 def test_text_writer_replaces_and_reads_carried_lines(edit_video, tmp_path):
     from reelscope.archive import Archive
     from reelscope.media.info import probe

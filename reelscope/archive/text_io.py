@@ -76,10 +76,12 @@ def read_text(s: Session, video: db.Video, media_root: Path | None = None) -> di
 def text_export(s: Session, video_id: int) -> dict | None:
     """The text stage's section of the archive JSON (null when the stage has not run): the spans,
     each with the line as read on each sampled frame (docs/export-schema.md)."""
-    ran = s.scalars(select(db.AnalysisRun.id).where(db.AnalysisRun.video_id == video_id,
-                                                    db.AnalysisRun.stage == STAGE)).first()
+    ran = s.scalars(select(db.AnalysisRun).where(db.AnalysisRun.video_id == video_id,
+                                                 db.AnalysisRun.stage == STAGE)).first()
     if ran is None:
         return None
+    if (ran.params or {}).get("text") == "disabled":
+        return {"disabled": True, "spans": []}
     spans = s.scalars(select(db.TextSpan).where(db.TextSpan.video_id == video_id)
                       .order_by(db.TextSpan.start_time, db.TextSpan.y, db.TextSpan.x, db.TextSpan.id)).all()
     lines: dict[int, list[db.TextLine]] = {}

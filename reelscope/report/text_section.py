@@ -14,7 +14,9 @@ def text_section(data: dict, fps: Fraction) -> str:
     if text is None:
         return ""
     spans = text.get("spans") or []
-    if not spans:
+    if text.get("disabled"):
+        body = "<p class='empty'>On-screen text was switched off for this video (text.enabled=false).</p>"
+    elif not spans:
         body = "<p class='empty'>No on-screen text was read.</p>"
     else:
         rows = []

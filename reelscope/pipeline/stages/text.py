@@ -8,7 +8,8 @@ PP-OCRv5 (``vision.ocr.TextReader``) on an RGB copy at most ``max_width`` wide a
 samples into spans (same text at about the same place; ``min_iou``, ``max_distance``,
 ``max_gap``). Boxes are stored in the video's display pixels.
 
-Parameters: ``sample_fps``, ``max_width``, ``det_max_side`` (the detector's long side),
+Parameters: ``enabled`` (false: no frame is read and an empty result marked "disabled" is
+stored, as if the stage were left out of the default analysis), ``sample_fps``, ``max_width``, ``det_max_side`` (the detector's long side),
 ``min_score`` (least recognition confidence), ``orientation`` (0/180 degree line classifier),
 ``change_threshold`` (0 reads every sample), ``threads`` (onnxruntime threads; null = half the
 cores, at most 4), ``min_iou``, ``max_distance``, ``max_gap``.
@@ -34,6 +35,26 @@ def shot_of_frame(shots, frame: int) -> int | None:
         if sh.start <= frame <= sh.end:
             return sh.index
     return None
+
+
+class DisabledText(Consumer):
+    """``enabled: false``: wants no frame, loads no model, stores an empty result marked disabled."""
+
+    def __init__(self, ctx: Context, params: dict):
+        super().__init__((analysis_spec(ctx.info, 320, "luma"),), frames=set())
+
+    def feed(self, frame) -> None:  # never called: it wants no frame
+        pass
+
+    def finish(self, ctx: Context, frame_count: int) -> dict:
+        from reelscope.vision.text_spans import TextResult
+
+        return {"text": TextResult(), "_run": {"params": {"text": "disabled", "sampled_frames": 0, "read_frames": 0,
+                                                          "spans": 0}}}
+
+
+def text_consumer(ctx: Context, params: dict) -> Consumer:
+    return TextConsumer(ctx, params) if params["enabled"] else DisabledText(ctx, params)
 
 
 class TextConsumer(Consumer):
@@ -109,13 +130,14 @@ def _check(params: dict) -> None:
     number("max_gap", 0, integer=True)
     if params["threads"] is not None:
         number("threads", 1, integer=True)
-    if not isinstance(params["orientation"], bool):
-        raise ValueError(f"text.orientation must be true or false, got {params['orientation']!r}")
+    for key in ("orientation", "enabled"):
+        if not isinstance(params[key], bool):
+            raise ValueError(f"text.{key} must be true or false, got {params[key]!r}")
 
 
 register(Stage("text", check=_check, requires=("shots",), before=("shots",), provides=("text",), cost=0.5,
-               consumer=lambda ctx, params: TextConsumer(ctx, params),
-               defaults={"sample_fps": 1.0, "max_width": 1280, "det_max_side": 960, "min_score": 0.5,
+               consumer=text_consumer,
+               defaults={"enabled": True, "sample_fps": 1.0, "max_width": 1280, "det_max_side": 960, "min_score": 0.5,
                          "orientation": True, "change_threshold": 8.0, "threads": None,
                          "min_iou": 0.3, "max_distance": 0.34, "max_gap": 1},
                description="on-screen text (PP-OCRv5) on sampled frames, merged into time spans"))

@@ -15,6 +15,10 @@ export function textPanel(video, total, seek) {
       emptyState("No on-screen text analysed.", "Read it with the text stage (reelscope analyze VIDEO --stages text)."));
     return { el, track: null, setTime() {} };
   }
+  if (text.disabled) {
+    return { el: h("section.card.text-panel", h("h2", "On-screen text"),
+      emptyState("On-screen text was switched off for this video (text.enabled=false).")), track: null, setTime() {} };
+  }
   const spans = text.spans || [];
   const marks = spans.map((s, i) => h("button.text-mark", {
     type: "button", title: `${clock(s.start_time, 2)}–${clock(s.end_time, 2)}: ${s.text}`,

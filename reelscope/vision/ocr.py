@@ -42,17 +42,18 @@ class TextReader:
     """PP-OCRv5 mobile OCR. ``det_max_side``: the detector sees the picture at most this many pixels
     on its long side (never enlarged); ``min_score``: least recognition confidence of a kept line;
     ``orientation``: run the 0/180 degree classifier; ``cls_thresh``: its least confidence to turn a
-    line; ``threads``: onnxruntime intra-op threads; ``rec_batch``: lines per recogniser call."""
+    line; ``threads``: onnxruntime intra-op threads (None: the process's count, ``models.cache``);
+    ``rec_batch``: lines per recogniser call."""
     det_max_side: int = 960
     min_score: float = 0.5
     orientation: bool = True
     cls_thresh: float = 0.9
-    threads: int = 1
+    threads: int | None = None
     rec_batch: int = 8
     db: DBParams = field(default_factory=DBParams)
 
     def __post_init__(self):
-        from reelscope.models.onnx import onnx_session
+        from reelscope.models.session import onnx_session
         from reelscope.models.registry import PP_OCRV5, resolve
 
         self.det = onnx_session(resolve(PP_OCRV5, "ppocrv5_det.onnx"), self.threads)

@@ -11,8 +11,7 @@ samples into spans (same text at about the same place; ``min_iou``, ``max_distan
 Parameters: ``enabled`` (false: no frame is read and an empty result marked "disabled" is
 stored, as if the stage were left out of the default analysis), ``sample_fps``, ``max_width``, ``det_max_side`` (the detector's long side),
 ``min_score`` (least recognition confidence), ``orientation`` (0/180 degree line classifier),
-``change_threshold`` (0 reads every sample), ``threads`` (onnxruntime threads; null = half the
-cores, at most 4), ``min_iou``, ``max_distance``, ``max_gap``.
+``change_threshold`` (0 reads every sample), ``min_iou``, ``max_distance``, ``max_gap``.
 """
 from __future__ import annotations
 
@@ -59,14 +58,12 @@ def text_consumer(ctx: Context, params: dict) -> Consumer:
 
 class TextConsumer(Consumer):
     def __init__(self, ctx: Context, params: dict):
-        from reelscope.vision.face_detect import default_threads
         from reelscope.vision.ocr import TextReader
         from reelscope.vision.text_spans import PictureChange, TextResult
 
         info = ctx.info
         self.reader = TextReader(det_max_side=int(params["det_max_side"]), min_score=float(params["min_score"]),
-                                 orientation=bool(params["orientation"]),
-                                 threads=int(params["threads"] or default_threads()))
+                                 orientation=bool(params["orientation"]))
         self.spec = analysis_spec(info, params["max_width"])
         self.luma = analysis_spec(info, 320, "luma")
         self.scale = info.width / self.spec.width
@@ -128,8 +125,6 @@ def _check(params: dict) -> None:
     number("min_iou", 0, 1)
     number("max_distance", 0, 1)
     number("max_gap", 0, integer=True)
-    if params["threads"] is not None:
-        number("threads", 1, integer=True)
     for key in ("orientation", "enabled"):
         if not isinstance(params[key], bool):
             raise ValueError(f"text.{key} must be true or false, got {params[key]!r}")
@@ -138,6 +133,6 @@ def _check(params: dict) -> None:
 register(Stage("text", check=_check, requires=("shots",), before=("shots",), provides=("text",), cost=0.5,
                consumer=text_consumer,
                defaults={"enabled": True, "sample_fps": 1.0, "max_width": 1280, "det_max_side": 960, "min_score": 0.5,
-                         "orientation": True, "change_threshold": 8.0, "threads": None,
+                         "orientation": True, "change_threshold": 8.0,
                          "min_iou": 0.3, "max_distance": 0.34, "max_gap": 1},
                description="on-screen text (PP-OCRv5) on sampled frames, merged into time spans"))

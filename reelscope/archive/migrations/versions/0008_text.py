@@ -1,14 +1,14 @@
 """on-screen text: text spans and the lines read on sampled frames
 
 Revision ID: 0008_text
-Revises: 0007_speech
+Revises: 0008_jobs
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0008_text'
-down_revision = '0007_speech'
+down_revision = '0008_jobs'
 branch_labels = None
 depends_on = None
 

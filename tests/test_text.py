@@ -226,6 +226,16 @@ def test_text_stage_in_analysis_and_archive_round_trip(titled_clip, tmp_path):
     assert [ln["frame"] for ln in first["lines"]] == harbour.frames and len(first["box"]) == 4
     again = reelscope.analyze(titled_clip, archive=tmp_path / "a", stages=["text"])[0]
     assert again.status == "skipped"
+    # what was read is searchable by quoted phrase, with the span as evidence (archive search)
+    from reelscope.archive.search import search
+
+    with Archive(tmp_path / "a") as a:
+        res = search(a, "'the end of the line'")
+        assert [h["video_id"] for h in res.items] == [out.video_id]
+        ev = res.items[0]["evidence"][0]
+        assert ev["kind"] == "text" and ev["text"] == "The end of the line"
+        assert ev["time"] == pytest.approx(end.start_time, abs=1e-3)
+        assert search(a, "'line the end'").items == []
 
 
 def test_bad_text_parameters_are_clear_errors(tmp_path, edit_video):

@@ -50,6 +50,8 @@ def page():
         pg = ctx.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda msg: errors.append(msg.text)  # the security policy refused something
+              if msg.type == "error" and "Content Security Policy" in msg.text else None)
         yield pg
         ctx.close()
         b.close()

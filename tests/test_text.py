@@ -227,7 +227,7 @@ def test_text_stage_in_analysis_and_archive_round_trip(titled_clip, tmp_path):
     again = reelscope.analyze(titled_clip, archive=tmp_path / "a", stages=["text"])[0]
     assert again.status == "skipped"
     # what was read is searchable by quoted phrase, with the span as evidence (archive search)
-    from reelscope.archive.search import search
+    from reelscope.search import search
 
     with Archive(tmp_path / "a") as a:
         res = search(a, "'the end of the line'")

@@ -398,7 +398,7 @@ class PoseAction(Base):
     samples: Mapped[int] = mapped_column(Integer, default=1)
 
 
-# ---- on-screen text (migration 0008_text; issue 18) ----------------------------------------------
+# ---- on-screen text (migration 0010_text; issue 18) ----------------------------------------------
 
 class TextSpan(Base):
     """One text line on screen over time: the same text at about the same place on successive

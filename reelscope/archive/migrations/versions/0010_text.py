@@ -1,14 +1,14 @@
 """on-screen text: text spans and the lines read on sampled frames
 
-Revision ID: 0008_text
-Revises: 0008_jobs
+Revision ID: 0010_text
+Revises: 0009_pose
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008_text'
-down_revision = '0008_jobs'
+revision = '0010_text'
+down_revision = '0009_pose'
 branch_labels = None
 depends_on = None
 

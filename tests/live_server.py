@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -57,13 +58,16 @@ def process_server(archive: Path, *options: str, env: dict | None = None) -> Ite
             full_env.pop(k, None)
     cmd = [sys.executable, "-c", "from reelscope.cli import app; app()", "serve", "--archive", str(archive),
            "--port", str(port), *options]
-    proc = subprocess.Popen(cmd, env=full_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tempfile.TemporaryFile(mode="w+")  # (a pipe nobody reads would fill up and stall the server)
+    proc = subprocess.Popen(cmd, env=full_env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc.log = log
     url = f"http://127.0.0.1:{port}"
     try:
         t0 = time.monotonic()
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"reelscope serve exited: {proc.stdout.read()[-2000:]}")
+                log.seek(0)
+                raise AssertionError(f"reelscope serve exited: {log.read()[-2000:]}")
             try:
                 with urllib.request.urlopen(url + "/api/health", timeout=2):
                     break
@@ -78,6 +82,7 @@ def process_server(archive: Path, *options: str, env: dict | None = None) -> Ite
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -161,12 +161,19 @@ def test_api_image_uploads_refuse_bombs_and_garbage(tmp_path, bombs):
                 detail = json.loads(body)["detail"]
                 assert detail.startswith(f"bomb{n}.png: {n}x{n} pixels") and "limit of 50 megapixels" in detail
                 assert str(tmp_path) not in detail
-            body, ctype = multipart(None, [("files", f"bomb{n}.png", data), ("files", "notes.jpg", b"plain text")])
+            body, ctype = multipart(None, [("files", f"bomb{n}.png", data), ("files", "notes.jpg", b"plain text"),
+                                           ("files", "fine.png", cv2.imencode(".png", _img())[1].tobytes())])
             status, _, out = request(url + "/api/analyze/images", "POST", body, {"Content-Type": ctype})
-            assert status == 200
-            bomb, notes = json.loads(out)
+            assert status == 200, out
+            bomb, notes, fine = json.loads(out)
             assert bomb["status"] == 413 and "50 megapixels" in bomb["error"] and bomb["faces"] == []
             assert notes["status"] == 415 and notes["error"].startswith("notes.jpg: not an image")
+            assert fine["error"] is None and (fine["width"], fine["height"]) == (W, H)
+            for files, want in (([("files", "a.png", data), ("files", "b.png", data)], 413),
+                                ([("files", "a.png", data), ("files", "notes.jpg", b"plain text")], 415)):
+                body, ctype = multipart(None, files)  # not one usable file: the batch gets that status
+                status, _, out = request(url + "/api/analyze/images", "POST", body, {"Content-Type": ctype})
+                assert status == want and json.loads(out)["detail"].startswith("none of the 2 file(s)"), out
         status, _, body = _post_image(url, "/api/analyze/image", "notes.jpg", b"plain text")
         assert status == 415 and json.loads(body)["detail"].startswith("notes.jpg: not an image that can be decoded")
         status, _, body = _post_image(url, "/api/analyze/image", "declared.jpg", jpeg_header_bomb(65000, 65000))

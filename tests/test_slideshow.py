@@ -181,6 +181,8 @@ def test_bad_plans_are_clear_errors():
     assert parse_size("1920x1080") == (1920, 1080) and parse_size("9:16@720") == (720, 1280)
     with pytest.raises(ReelscopeError):
         parse_size("huge")
+    with pytest.raises(ReelscopeError, match="two positive numbers"):  # (was a ZeroDivisionError: found by schemathesis)
+        parse_size("95:0@1217p")
 
 
 # ---- the rendered file -------------------------------------------------------------------------------

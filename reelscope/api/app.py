@@ -24,7 +24,8 @@ from typing import Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from reelscope import __version__
 from reelscope.api.jobs import JobRunner, JobSettings
+from reelscope.api.openapi import document
 from reelscope.api.security import (DEFAULT_HOSTS, BodyLimit, BrowserGuard, HostRule, PathHider, Settings,
                                     is_privileged, parse_roots)
 from reelscope.api.state import AppState, http_error
@@ -85,6 +87,7 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
                               "characters, name people, search. Write operations need `Authorization: Bearer "
                               "<token>` when the server has a token.")
     app.state.reelscope = state
+    app.openapi = lambda: document(app, settings)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + MULTIPART_SLACK)
     app.add_middleware(BrowserGuard, hosts=HostRule(settings.allowed_hosts))  # outermost: before any body
 
@@ -93,8 +96,16 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
+        headers = exc.headers
+        if exc.status_code == 405:  # Allow: every method of the path, not only those of the route tried first
+            methods = allowed_methods(app, request.url.path)
+            if methods:
+                headers = {**(headers or {}), "Allow": ", ".join(methods)}
+        if exc.status_code == 422 and isinstance(exc.detail, str):  # one shape for every 422
+            return await request_validation_exception_handler(request, RequestValidationError(
+                [{"type": "value_error", "loc": ["request"], "msg": shown(request, exc.detail), "input": None}]))
         return await http_exception_handler(
-            request, StarletteHTTPException(exc.status_code, shown(request, exc.detail), headers=exc.headers))
+            request, StarletteHTTPException(exc.status_code, shown(request, exc.detail), headers=headers))
 
     @app.exception_handler(ReelscopeError)
     async def _user_error(request: Request, exc: ReelscopeError) -> JSONResponse:
@@ -125,6 +136,25 @@ def create_app(archive_location: str | Path | None, db_url: str | None = None, *
 
     mount_web(app)
     return app
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document gives the request path (for 405's Allow header: Starlette
+    names only the methods of the first route whose path matched)."""
+    table = getattr(app.state, "method_table", None)
+    if table is None:
+        table = []
+        for template, item in app.openapi().get("paths", {}).items():
+            for method, op in item.items():
+                ints = {q["name"] for q in op.get("parameters", [])
+                        if q.get("in") == "path" and q.get("schema", {}).get("type") == "integer"}
+
+                def param(m: re.Match) -> str:
+                    return "[0-9]+" if m.group(1) in ints else "(?:.+)" if m.group(1) == "path" else "[^/]+"
+
+                table.append((re.compile(re.sub(r"\\\{(\w+)\\\}", param, re.escape(template)) + "$"), method.upper()))
+        app.state.method_table = table
+    return sorted({method for rx, method in table if rx.match(path)})
 
 
 def _fastapi(**kw) -> FastAPI:

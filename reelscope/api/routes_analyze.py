@@ -50,7 +50,7 @@ def _faces(st: AppState, rgb: np.ndarray, filename: str, frame: int, detector: s
 
 
 @router.post("/analyze/image", response_model=m.ImageResult, dependencies=[Depends(heavy)],
-             responses=m.responses(413, 415, 429))
+             responses=m.responses(400, 413, 415, 429, 503))
 def analyze_image(st: State, file: Annotated[UploadFile, File(description="one image (JPEG, PNG, ...)")],
                   detector: Detector = "blazeface") -> dict:
     """Faces of one image with boxes, names recognised from the gallery and expressions, plus the
@@ -63,12 +63,13 @@ def analyze_image(st: State, file: Annotated[UploadFile, File(description="one i
 
 
 @router.post("/analyze/images", response_model=list[m.ImageResult], dependencies=[Depends(heavy)],
-             responses=m.responses(400, 413, 429))
+             responses=m.responses(400, 413, 415, 429, 503))
 def analyze_images(st: State, files: Annotated[list[UploadFile], File(description="several images")],
                    detector: Detector = "blazeface") -> list[dict]:
     """Several images at once; ``frameIdx`` is each image's position. An image that cannot be read
     or is over the pixel limit gets ``error`` (and ``status``: 415 or 413) and no faces; the others
-    are analysed."""
+    are analysed. When not one of the files is usable the answer is that status itself (413 if
+    every file is over the pixel limit, else 415)."""
     if len(files) > MAX_IMAGES:
         raise HTTPException(400, f"at most {MAX_IMAGES} images per request")
     out, budget = [], st.settings.max_upload_bytes
@@ -82,4 +83,8 @@ def analyze_images(st: State, files: Annotated[list[UploadFile], File(descriptio
             out.append({"filename": name, "frameIdx": i, "error": e.detail, "status": e.status_code})
             continue
         out.append(_faces(st, rgb, name, i, detector))
+    if all(r.get("error") for r in out):
+        status = 413 if all(r["status"] == 413 for r in out) else 415
+        raise HTTPException(status, f"none of the {len(out)} file(s) is an image that can be analysed: "
+                                    f"{out[0]['error']}")
     return out

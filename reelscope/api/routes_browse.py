@@ -95,6 +95,16 @@ def delete_video(st: State, video_id: VideoId) -> Response:
     return Response(status_code=204)
 
 
+# what a video's source file is sent as: animated GIF/PNG/WebP are videos too; anything the system's
+# MIME table names otherwise (e.g. .ts as a translation file) goes as bytes
+SOURCE_TYPES = {"video/*": {}, "image/gif": {}, "image/png": {}, "image/webp": {}, "application/octet-stream": {}}
+
+
+def source_type(filename: str) -> str:
+    t = mimetypes.guess_type(filename)[0] or ""
+    return t if t.startswith("video/") or t in SOURCE_TYPES else "application/octet-stream"
+
+
 def shot_link(video_id: int, t: float) -> str:
     return f"/videos/{video_id}?t={t:.3f}"
 
@@ -146,6 +156,7 @@ def list_characters(st: State, video_id: VideoId) -> list[dict]:
 
 
 @router.get("/media/{path:path}", response_class=FileResponse,
+            responses={200: {"content": {"image/*": {}, "video/*": {}, "application/octet-stream": {}}}},
             summary="A keyframe or thumbnail from the archive's media store (nothing outside it)")
 def media(st: State, path: str) -> FileResponse:
     try:
@@ -161,8 +172,9 @@ def media(st: State, path: str) -> FileResponse:
 
 @router.get("/videos/{video_id}/file", response_class=FileResponse,
             summary="The source video, with HTTP Range support (206) so players can seek",
-            responses={206: {"description": "the requested byte range"}, 416: {"description": "bad range"},
-                       403: {"description": "not under an allowed root"}})
+            responses={200: {"content": SOURCE_TYPES}, 206: {"description": "the requested byte range",
+                                                            "content": SOURCE_TYPES},
+                       **m.RANGE_ERRORS, **m.responses(s403="the source is not under an allowed root")})
 def video_file(st: State, video_id: VideoId) -> FileResponse:
     v = load_video(st, video_id)
     uploads = st.archive.location / "uploads"  # videos uploaded through the API live here
@@ -171,5 +183,5 @@ def video_file(st: State, video_id: VideoId) -> FileResponse:
     if not pathlib.Path(v.path).is_file():
         raise HTTPException(404, f"the source file of video {video_id} is no longer available")
     # Starlette's FileResponse answers Range requests (single and multiple ranges, If-Range, 416)
-    return FileResponse(v.path, media_type=mimetypes.guess_type(v.filename)[0] or "application/octet-stream",
-                        filename=v.filename, content_disposition_type="inline")
+    return FileResponse(v.path, media_type=source_type(v.filename), filename=v.filename,
+                        content_disposition_type="inline")

@@ -26,7 +26,7 @@ from reelscope.archive.jobs import ACTIVE, DONE, INTERRUPTED, RUNNING, aware, pe
 
 router = APIRouter(prefix="/api", tags=["jobs"], dependencies=[Depends(require_read)])
 Write = [Depends(require_write)]
-NOT_FOUND = {404: {"description": "no such job"}}
+NOT_FOUND = m.responses(s404="no such job")
 
 
 # ---- how a job looks from outside ---------------------------------------------------------------
@@ -104,6 +104,12 @@ def _validate_plan(stages: list[str], params: dict) -> None:
         raise HTTPException(400, str(e)) from None
 
 
+def _one_line(e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors(include_url=False))
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
 def _bad_form(msg: str) -> RequestValidationError:
     return RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": msg, "input": None}])
 
@@ -119,7 +125,8 @@ async def _job_from_upload(st: AppState, request: Request) -> tuple[m.JobRequest
             force = str(form.get("force") or "false").lower() in ("1", "true", "yes", "on")
             req = m.JobRequest(path="upload", stages=stages, params=params, force=force)
         except (ValueError, ValidationError) as e:  # JSONDecodeError is a ValueError
-            raise _bad_form(f"invalid stages/params: {e}") from None
+            # (the form's fields are strings in the schema: what they hold is checked here, 400)
+            raise HTTPException(400, f"invalid stages/params: {_one_line(e)}") from None
         _validate_plan(req.stages, req.params)
         path, folder = await run_in_threadpool(save_video, upload.file, upload.filename, st.archive.location,
                                                st.settings.max_upload_bytes)
@@ -128,8 +135,8 @@ async def _job_from_upload(st: AppState, request: Request) -> tuple[m.JobRequest
 
 @router.post("/jobs", response_model=m.JobOut, status_code=202, dependencies=Write,
              openapi_extra={"requestBody": _JOB_BODY},
-             responses={403: {"description": "path outside the allowed roots"}, 413: {"description": "too large"},
-                        415: {"description": "not a video"}})
+             responses=m.responses(400, 404, 413, 415, s403="a server path outside the allowed roots, a wrong token "
+                                                                 "or a cross-site request"))
 async def create_job(st: State, show: Shown, request: Request) -> dict:
     """Analyse a video in the background: upload it (multipart ``file``) or name a file on the
     server (JSON ``path``, which must lie under an allowed root). Poll GET /api/jobs/{id}."""

@@ -47,13 +47,13 @@ def list_characters(st: State, offset: Offset = 0, limit: Annotated[int, Query(g
             "items": [character_dict(c, tracks.get(c.id)) for c in page]}
 
 
-@router.get("/characters/{character_id}", response_model=m.CharacterDetail)
+@router.get("/characters/{character_id:int}", response_model=m.CharacterDetail)  # (not /characters/merge)
 def get_character(st: State, character_id: CharacterId) -> dict:
     return _detail(st, character_id)
 
 
 @router.post("/characters/{character_id}/name", response_model=m.CharacterDetail, dependencies=Write,
-             responses={409: {"description": "changed by someone else since expected_version"}})
+             responses=m.responses(400, s409="changed by someone else since expected_version"))
 def name_character(st: State, character_id: CharacterId, body: m.NameRequest) -> dict:
     """Name a character; every matching character in the archive is then recognised."""
     _guard(st.gallery().name, character_id, body.name, body.expected_version)
@@ -61,21 +61,22 @@ def name_character(st: State, character_id: CharacterId, body: m.NameRequest) ->
 
 
 @router.post("/characters/merge", response_model=m.CharacterDetail, dependencies=Write,
-             responses={409: {"description": "a character changed at the same time"}})
+             responses=m.responses(400, s409="a character changed at the same time"))
 def merge_characters(st: State, body: m.MergeRequest) -> dict:
     """Merge characters of one video into the first one given."""
     c = _guard(st.gallery().merge, body.ids)
     return _detail(st, c.id)
 
 
-@router.post("/characters/{character_id}/split", response_model=m.CharacterDetail, dependencies=Write)
+@router.post("/characters/{character_id}/split", response_model=m.CharacterDetail, dependencies=Write,
+             responses=m.responses(400, 409))
 def split_character(st: State, character_id: CharacterId, body: m.SplitRequest) -> dict:
     """Move some face tracks of a character into a new character; answers the new one."""
     c = _guard(st.gallery().split, character_id, body.tracks)
     return _detail(st, c.id)
 
 
-@router.post("/undo", response_model=m.UndoOut, dependencies=Write)
+@router.post("/undo", response_model=m.UndoOut, dependencies=Write, responses=m.responses(400, 409))
 def undo(st: State) -> dict:
     """Undo the most recent naming, photo, merge or split."""
     ev = _guard(st.gallery().undo)
@@ -97,7 +98,7 @@ def identities(st: State) -> list[dict]:
 
 
 @router.post("/identities/photo", response_model=m.IdentityOut, dependencies=[*Write, Depends(heavy)],
-             responses=m.responses(413, 415, 429))
+             responses=m.responses(400, 413, 415, 429, 503))
 def add_identity_photo(st: State, name: Annotated[m.Name, Form()],
                        file: Annotated[UploadFile, File(description="a photo of the person")]) -> dict:
     """Add a reference photo of a person (its largest face), creating the identity if new."""
@@ -105,6 +106,6 @@ def add_identity_photo(st: State, name: Annotated[m.Name, Form()],
     rgb = decode_image(read_limited(file.file, st.settings.max_upload_bytes), fname, st.settings.max_image_pixels)
     d = st.photo_faces("blazeface")(rgb)
     if not len(d) or d.embeddings is None:
-        raise HTTPException(422, f"{fname}: no face found")
+        raise HTTPException(400, f"{fname}: no face found")
     ident = _guard(st.gallery().add_photo, name, [d.embeddings[int(np.argmax(d.areas))]], fname)
     return next(i for i in identities(st) if i["id"] == ident.id)

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from reelscope.api.routes_browse import State
-from reelscope.api.schemas import MAX_ID
+from reelscope.api import schemas as m
+from reelscope.api.schemas import MAX_ID, UtcDatetime
 from reelscope.api.security import Shown, real, require_read, require_write, under_roots
 from reelscope.api.routes_jobs import get_job_or_404, progress_dict
 from reelscope.api.state import AppState
@@ -73,9 +74,9 @@ class SlideshowJobOut(BaseModel):
     source: str
     request: dict[str, Any]
     render_options: dict[str, Any]
-    created_at: Any
-    started_at: Any = None
-    finished_at: Any = None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = None
     progress: dict[str, Any]
     plan: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
@@ -149,8 +150,10 @@ async def _from_upload(st: AppState, request: Request) -> tuple[dict, dict, str,
         async with request.form(max_files=MAX_FILES, max_fields=8) as form:
             try:
                 req = SlideshowRequest.model_validate_json(str(form.get("options") or "{}"))
-            except ValidationError as e:
-                raise RequestValidationError(e.errors(include_url=False, include_input=False)) from None
+            except ValidationError as e:  # (a string in the schema: what it holds is checked here, 400)
+                problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'options'}: {x['msg']}"
+                                     for x in e.errors(include_url=False))
+                raise HTTPException(400, f"options: {problems}") from None
             files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
             if not files:
                 raise _bad_form("multipart body needs 'files' (the pictures) and 'options' (JSON)")
@@ -186,7 +189,8 @@ _BODY = {"required": True, "content": {"application/json": {"schema": SlideshowR
 
 @router.post("/slideshows", response_model=SlideshowJobOut, status_code=202, dependencies=Write,
              openapi_extra={"requestBody": _BODY},
-             responses={403: {"description": "a path outside the allowed roots"}, 413: {"description": "too large"}})
+             responses=m.responses(400, 404, 413, 415, s403="a server path outside the allowed roots, a wrong token "
+                                                                 "or a cross-site request"))
 async def create_slideshow(st: State, show: Shown, request: Request) -> dict:
     """Start a slideshow job: pictures grouped by mood, music of the same mood, one fade curve for
     picture and sound. ``render: false`` stops after the plan (the preview in ``plan``)."""
@@ -247,7 +251,8 @@ def get_slideshow(st: State, show: Shown, job_id: str) -> dict:
     return show(_out(_job(st, job_id)))
 
 
-@router.post("/slideshows/{job_id}/render", response_model=SlideshowJobOut, status_code=202, dependencies=Write)
+@router.post("/slideshows/{job_id}/render", response_model=SlideshowJobOut, status_code=202, dependencies=Write,
+             responses=m.responses(400, s409="the slideshow is not planned (or already rendering)"))
 def render_slideshow(st: State, show: Shown, job_id: str, settings: RenderSettings | None = None) -> dict:
     """Render a planned slideshow (made with ``render: false``), optionally at another size/fit."""
     job = _job(st, job_id)
@@ -274,7 +279,9 @@ def cancel_slideshow(st: State, show: Shown, job_id: str) -> dict:
 
 
 @router.get("/slideshows/{job_id}/video", response_class=FileResponse,
-            responses={200: {"content": {"video/mp4": {}}}, 404: {"description": "no such slideshow"},
+            responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "the requested byte range",
+                                                                 "content": {"video/mp4": {}}},
+                       **m.RANGE_ERRORS, 404: {"description": "no such slideshow"},
                        409: {"description": "not rendered yet"}})
 def slideshow_video(st: State, job_id: str,
                     download: Annotated[bool, Query(description="as an attachment")] = False) -> FileResponse:

@@ -5,7 +5,6 @@ work is reelscope.archive.summaries and reelscope.summaries, run by the server's
 from __future__ import annotations
 
 import pathlib
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
@@ -48,7 +47,7 @@ class Segment(BaseModel, extra="allow"):
 class SummaryOut(BaseModel):
     id: int
     video_id: int
-    created_at: datetime | None
+    created_at: m.UtcDatetime | None
     target_seconds: float
     seconds: float
     segments: list[Segment]
@@ -107,7 +106,7 @@ def _source_allowed(st: AppState, v: db.Video) -> None:
              dependencies=[Depends(require_write)],
              summary="Make a highlight summary from the stored importance: a job (GET /api/jobs/{id}); its "
                      "result names the summary",
-             responses={409: {"description": "the importance stage has not run for this video"},
+             responses={**m.responses(400), 409: {"description": "the importance stage has not run for this video"},
                         403: {"description": "the source is not under an allowed root"}})
 def make_summary(st: State, show: Shown, video_id: VideoId, req: SummaryRequest) -> dict:
     from reelscope.archive.summaries import stored_importance
@@ -146,7 +145,9 @@ def get_summary_route(st: State, summary_id: SummaryId) -> dict:
 
 @router.get("/summaries/{summary_id}/file", response_class=FileResponse,
             summary="The rendered summary (MP4, H.264/AAC) with HTTP Range support",
-            responses={206: {"description": "the requested byte range"}})
+            responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "the requested byte range",
+                                                                 "content": {"video/mp4": {}}},
+                       **m.RANGE_ERRORS})
 def summary_file(st: State, summary_id: SummaryId) -> FileResponse:
     row = _summary(st, summary_id)
     if not row.media:

@@ -5,13 +5,19 @@ extra keys, so an additive change of the export passes through unchanged.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from reelscope.analysis import DEFAULT_STAGES
 
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo is not None else d.replace(tzinfo=timezone.utc)  # the archive stores UTC
+
+
+# every time the API answers carries its zone (SQLite hands stored times back without one)
+UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in every supported database
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -36,17 +42,27 @@ ERRORS = {
     413: "upload over the size limit, or an image (video frame) over the pixel limit",
     415: "not a supported image or video, or the wrong content type",
     429: "too many image analyses at once: retry after the Retry-After header's seconds",
+    503: "a model this needs is not installed on the server",
 }
 
 
-def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` of a route for these error statuses (documented in the OpenAPI schema)."""
+def responses(*codes: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route for these error statuses (documented in the OpenAPI schema);
+    ``described``: s409="..." gives a status its own description."""
     out: dict[int | str, dict[str, Any]] = {}
-    for c in codes:
-        out[c] = {"model": ErrorOut, "description": ERRORS[c]}
+    for c in (*codes, *(int(k[1:]) for k in described)):
+        out[c] = {"model": ErrorOut, "description": described.get(f"s{c}", ERRORS[c])}
         if c == 429:
             out[c]["headers"] = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
     return out
+
+
+# file routes (Starlette's FileResponse answers Range requests itself, in plain text)
+RANGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "malformed Range header", "content": {"text/plain": {}}},
+    416: {"description": "the requested byte range is not in the file", "content": {"text/plain": {}},
+          "headers": {"Content-Range": {"description": "bytes */<size>", "schema": {"type": "string"}}}},
+}
 
 
 class Page(BaseModel, Generic[T]):
@@ -88,7 +104,7 @@ class VideoSummary(BaseModel):
     shots: int
     characters: int
     thumbnail: str | None = Field(None, description="first keyframe, relative to /api/media/")
-    created_at: datetime | None = None
+    created_at: UtcDatetime | None = None
 
 
 # ---- the export document (docs/export-schema.md) ----------------------------------------------
@@ -287,10 +303,10 @@ class JobOut(BaseModel):
     stages: list[str] = Field([], description="analysis: the stages asked for")
     params: dict[str, dict[str, Any]] = {}
     force: bool = False
-    created_at: datetime
-    started_at: datetime | None = Field(None, description="when the latest attempt started")
-    finished_at: datetime | None = None
-    interrupted_at: datetime | None = None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None = Field(None, description="when the latest attempt started")
+    finished_at: UtcDatetime | None = None
+    interrupted_at: UtcDatetime | None = None
     progress: JobProgress
     video_id: int | None = None
     outcome: str | None = Field(None, description="analysis: analyzed | skipped (already in the archive with these "

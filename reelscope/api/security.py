@@ -57,11 +57,13 @@ def require_write(request: Request, creds: HTTPAuthorizationCredentials | None =
         _check(creds.credentials if creds else None, s.token)
 
 
-def require_read(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
-    """Reads are open unless the server was started with read_token_required."""
+def require_read(request: Request) -> None:
+    """Reads are open unless the server was started with read_token_required. (No HTTPBearer
+    dependency: reads declare the token in the OpenAPI document only when they need it, see
+    reelscope/api/openapi.py.)"""
     s = _settings(request)
     if s.token and s.read_token_required:
-        _check(creds.credentials if creds else request.cookies.get(READ_COOKIE), s.token)
+        _check(presented_token(request), s.token)
 
 
 def presented_token(request: Request) -> str | None:

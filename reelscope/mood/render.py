@@ -45,6 +45,8 @@ def parse_size(text: str) -> tuple[int, int]:
         if not m:
             raise ReelscopeError(f"unknown size {text!r}: use WxH, 720p, 1080p, 16:9, 9:16, 1:1, 4:5 or 9:16@720")
         a, b, short = int(m[1]), int(m[2]), int(m[3])
+        if not a or not b:
+            raise ReelscopeError(f"size {text!r}: an aspect ratio needs two positive numbers, e.g. 9:16")
         w, h = (short * a / b, short) if a >= b else (short, short * b / a)
     w, h = int(round(w / 2) * 2), int(round(h / 2) * 2)
     if not (16 <= w <= 7680 and 16 <= h <= 7680):

@@ -1,7 +1,7 @@
 """The REST API through HTTP (FastAPI TestClient on a temporary archive): images answered at once,
 videos as jobs (progress, cancel), browsing, media and source files (Range), naming, search, and the
-access rules (tokens, allowed roots, upload size and type). The OpenAPI schema is fuzzed with
-schemathesis (no 5xx)."""
+access rules (tokens, allowed roots, upload size and type). The OpenAPI schema is checked
+against the behaviour by tests/test_openapi_conformance.py."""
 from __future__ import annotations
 
 import os

@@ -38,35 +38,25 @@ def test_worker_runs_in_order_counts_time_and_raises():
 
 
 def _worker_stage(name: str, fail_at: int | None):
-    """A frame stage whose work runs on a Worker (as the faces and objects stages do)."""
+    """A frame stage whose work runs on a Worker (consumers.WorkerConsumer, as the faces, objects,
+    shot_size and tags stages do)."""
     from reelscope.media.decode import FrameSpec
-    from reelscope.pipeline.consumers import Consumer, Worker
+    from reelscope.pipeline.consumers import WorkerConsumer
     from reelscope.pipeline.stage import Stage
 
-    class Mean(Consumer):
+    class Mean(WorkerConsumer):
         def __init__(self, ctx, params):
             super().__init__((FrameSpec("luma", 32, 18),), step=2)
             self.means: dict[int, float] = {}
-            self.worker = Worker(self._work, name=f"test-{name}")
+            self.start_worker(f"test-{name}")
 
-        @property
-        def busy_seconds(self):
-            return self.worker.busy
-
-        def _work(self, index, img):
+        def work(self, index, t, images):
             if index == fail_at:
                 raise ValueError(f"cannot read frame {index}")
             time.sleep(0.002)
-            self.means[index] = float(img.mean())
+            self.means[index] = float(images[self.specs[0]].mean())
 
-        def feed(self, frame):
-            self.worker.submit(frame.index, frame[self.specs[0]])
-
-        def close(self):
-            self.worker.close()
-
-        def finish(self, ctx, frame_count):
-            self.worker.join()
+        def done(self, ctx, frame_count):
             return {name: dict(self.means), "_run": {"params": {"sampled_frames": len(self.means)}}}
 
     return Stage(name, requires=("video",), provides=(name,), consumer=Mean, stored=False)
@@ -105,4 +95,4 @@ def test_engine_runs_worker_stages_side_by_side_and_stops_them_on_failure(short_
         run_video(Context(path=str(short_video), info=info), Decision([a, bad], [], []),
                   {"mean_a": {}, "mean_bad": {}}, _NoStore())
     assert e.value.stage == "mean_bad" and "cannot read frame 4" in str(e.value)
-    assert not [t for t in threading.enumerate() if t.name.startswith("test-mean")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("reelscope-test-mean")]

@@ -102,3 +102,40 @@ class Worker:
         if self._thread.is_alive():
             self._q.put(None)
             self._thread.join()
+
+
+class WorkerConsumer(Consumer):
+    """A consumer whose per-frame work runs on its own ``Worker`` thread. Subclasses implement
+    ``work(index, time, images)`` (``images``: spec -> array, as ``frame[spec]``) and
+    ``done(ctx, frame_count) -> artifacts``; ``finish`` waits for the queued frames, then calls
+    ``done`` on the engine's thread. ``busy_seconds`` (the stage's seconds in the run record) is
+    the time spent in ``work`` and ``done``."""
+
+    def start_worker(self, name: str, maxsize: int = 4) -> None:
+        """Call at the end of ``__init__``."""
+        self.worker = Worker(self.work, maxsize=maxsize, name=f"reelscope-{name}")
+
+    def work(self, index: int, time: float, images: dict) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def done(self, ctx, frame_count: int) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def busy_seconds(self) -> float:
+        return self.worker.busy
+
+    def feed(self, frame) -> None:
+        self.worker.submit(frame.index, frame.time, {s: frame[s] for s in self.specs})
+
+    def close(self) -> None:
+        self.worker.close()
+
+    def finish(self, ctx, frame_count: int) -> dict:
+        import time
+
+        self.worker.join()
+        t0 = time.perf_counter()
+        out = self.done(ctx, frame_count)
+        self.worker.busy += time.perf_counter() - t0
+        return out

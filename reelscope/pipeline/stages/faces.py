@@ -9,13 +9,11 @@ form a character).
 """
 from __future__ import annotations
 
-import time
-
-from reelscope.pipeline.consumers import Consumer, Worker, frame_step
+from reelscope.pipeline.consumers import WorkerConsumer, frame_step
 from reelscope.pipeline.stage import Context, Stage, register
 
 
-class FacesConsumer(Consumer):
+class FacesConsumer(WorkerConsumer):
     def __init__(self, ctx: Context, params: dict):
         from reelscope.people.video_faces import FaceAnalyzer, face_frame_spec
         from reelscope.vision.expression import ExpressionClassifier
@@ -31,23 +29,13 @@ class FacesConsumer(Consumer):
                                step=step, cluster_method=params["cluster"],
                                cluster_threshold=params["cluster_threshold"], min_track_len=params["min_track_len"])
         super().__init__((self.spec,), step=step)
-        self.worker = Worker(self.fa.add, name="reelscope-faces")  # side by side with decoding and objects
+        self.start_worker("faces")  # side by side with decoding and the other heavy stages
 
-    @property
-    def busy_seconds(self) -> float:
-        return self.worker.busy
+    def work(self, index: int, time: float, images: dict) -> None:
+        self.fa.add(index, time, images[self.spec])
 
-    def feed(self, frame) -> None:
-        self.worker.submit(frame.index, frame.time, frame[self.spec])
-
-    def close(self) -> None:
-        self.worker.close()
-
-    def finish(self, ctx: Context, frame_count: int) -> dict:
-        self.worker.join()
-        t0 = time.perf_counter()
+    def done(self, ctx: Context, frame_count: int) -> dict:
         res = self.fa.finish(ctx.artifacts["shots"], float(ctx.info.fps))
-        self.worker.busy += time.perf_counter() - t0
         models = {}
         for m in self.models_used:
             if m is not None and hasattr(m, "models"):

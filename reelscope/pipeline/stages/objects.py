@@ -11,11 +11,10 @@ are stored in the video's display pixels.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from reelscope.pipeline.consumers import Consumer, Worker, analysis_spec, frame_step
+from reelscope.pipeline.consumers import WorkerConsumer, analysis_spec, frame_step
 from reelscope.pipeline.stage import Context, Stage, register
 from reelscope.vision.detections import Detections
 
@@ -75,7 +74,7 @@ def analyze_objects(path: str, info, shots: Sequence, detector, *, sample_fps: f
     return finish_objects(out, shots, min_track_len)
 
 
-class ObjectsConsumer(Consumer):
+class ObjectsConsumer(WorkerConsumer):
     """COCO objects on every ``step``-th frame (first pass: the shots are needed only to track)."""
 
     def __init__(self, ctx: Context, params: dict):
@@ -88,32 +87,19 @@ class ObjectsConsumer(Consumer):
         self.out = ObjectPass(scale=info.width / self.spec.width, step=step)
         self.min_track_len = params["min_track_len"]
         super().__init__((self.spec,), step=step)
-        self.worker = Worker(self._detect, name="reelscope-objects")  # side by side with decoding and faces
+        self.start_worker("objects")  # side by side with decoding and the other heavy stages
 
-    @property
-    def busy_seconds(self) -> float:
-        return self.worker.busy
-
-    def _detect(self, index: int, t: float, rgb) -> None:
+    def work(self, index: int, time: float, images: dict) -> None:
         out = self.out
         out.sampled += 1
-        out.times[index] = t
-        dets = self.det.detect(rgb, frame=index)
+        out.times[index] = time
+        dets = self.det.detect(images[self.spec], frame=index)
         if len(dets):
             dets.boxes = dets.boxes * out.scale
             out.frames.append(dets)
 
-    def feed(self, frame) -> None:
-        self.worker.submit(frame.index, frame.time, frame[self.spec])
-
-    def close(self) -> None:
-        self.worker.close()
-
-    def finish(self, ctx: Context, frame_count: int) -> dict:
-        self.worker.join()
-        t0 = time.perf_counter()
+    def done(self, ctx: Context, frame_count: int) -> dict:
         res = finish_objects(self.out, ctx.artifacts["shots"], self.min_track_len)
-        self.worker.busy += time.perf_counter() - t0
         return {"objects": res, "_run": {"params": {"detector_params": self.det.params(), "sampled_frames": res.sampled,
                                                     "sample_step": res.step},
                                          "models": self.det.models()}}

@@ -18,7 +18,7 @@ import numpy as np
 
 from reelscope.media.decode import FrameSpec, iter_frames
 from reelscope.media.info import VideoInfo
-from reelscope.pipeline.consumers import Consumer, analysis_spec
+from reelscope.pipeline.consumers import WorkerConsumer, analysis_spec
 from reelscope.pipeline.stage import Context, Stage, register
 from reelscope.shots.types import Shot
 
@@ -74,8 +74,9 @@ def classify_shots(path: str, info: VideoInfo, shots: Sequence[Shot], classifier
     return [out[k] for k in sorted(out)]
 
 
-class ShotSizeConsumer(Consumer):
-    """Classifies each shot as soon as its last sampled frame arrives (frames are not kept longer)."""
+class ShotSizeConsumer(WorkerConsumer):
+    """Classifies each shot as soon as its last sampled frame arrives (frames are not kept longer),
+    on its own thread beside the decoding and the tags stage."""
 
     def __init__(self, ctx: Context, classifier, positions, max_width: int):
         shots = ctx.artifacts["shots"]
@@ -89,19 +90,20 @@ class ShotSizeConsumer(Consumer):
         self.out: dict[int, object] = {}
         self.spec = analysis_spec(ctx.info, max_width, even=True)
         super().__init__((self.spec,), frames=self.wanted)
+        self.start_worker("shot-size")
 
     def _classify(self, si: int, frames) -> None:
         size = self.clf.classify_shot(frames)
         size.shot_index = si
         self.out[si] = size
 
-    def feed(self, frame) -> None:
-        for si in self.wanted[frame.index]:
-            self.got.setdefault(si, []).append(frame[self.spec])
+    def work(self, index: int, time: float, images: dict) -> None:
+        for si in self.wanted[index]:
+            self.got.setdefault(si, []).append(images[self.spec])
             if len(self.got[si]) == self.need[si]:
                 self._classify(si, self.got.pop(si))
 
-    def finish(self, ctx: Context, frame_count: int) -> dict:
+    def done(self, ctx: Context, frame_count: int) -> dict:
         for si, frames in list(self.got.items()):  # shots whose later samples did not decode
             self._classify(si, frames)
         self.got.clear()

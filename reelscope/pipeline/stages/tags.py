@@ -8,12 +8,12 @@ at most this wide; the network sees 224x224).
 """
 from __future__ import annotations
 
-from reelscope.pipeline.consumers import Consumer, analysis_spec
+from reelscope.pipeline.consumers import WorkerConsumer, analysis_spec
 from reelscope.pipeline.stage import Context, Stage, register
 from reelscope.pipeline.stages.shot_size import sample_frames
 
 
-class TagsConsumer(Consumer):
+class TagsConsumer(WorkerConsumer):
     def __init__(self, ctx: Context, params: dict):
         from reelscope.vision.tags import ImageNetTagger, ShotTagger
 
@@ -24,12 +24,13 @@ class TagsConsumer(Consumer):
         self.spec = analysis_spec(ctx.info, params["max_width"], even=True)
         self.params = params
         super().__init__((self.spec,), frames=self.wanted)
+        self.start_worker("tags")  # beside the decoding and the shot_size stage
 
-    def feed(self, frame) -> None:
-        for si in self.wanted[frame.index]:
-            self.collect.add(frame.index, frame.time, si, frame[self.spec])
+    def work(self, index: int, time: float, images: dict) -> None:
+        for si in self.wanted[index]:
+            self.collect.add(index, time, si, images[self.spec])
 
-    def finish(self, ctx: Context, frame_count: int) -> dict:
+    def done(self, ctx: Context, frame_count: int) -> dict:
         result = self.collect.result()
         return {"tags": result, "_run": {"params": {"sampled_frames": len(result["frames"])},
                                          "models": self.tagger.models()}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,9 @@ def test_threads_are_configured_once_for_every_runtime():
     assert n == threads() >= 1
     assert torch.get_num_threads() == n
     assert configure_threads(n) == n
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert configure_threads() == n  # the default, once set, is simply the count in force
     with pytest.warns(RuntimeWarning, match="already configured"):
         assert configure_threads(n + 1) == n  # the first call decides
     assert torch.get_num_threads() == n

@@ -33,9 +33,11 @@ def default_threads() -> int:
 def configure_threads(n: int | None = None) -> int:
     """Set the intra-op thread count for every runtime of this process (torch's included); call
     once, early. ``n`` None or 0: ``$REELSCOPE_THREADS`` if set, else ``default_threads()``.
-    Returns the count in force. The first call decides: a later call asking for a different count
-    warns and keeps it (models already loaded use it)."""
+    Returns the count in force. The first call decides: a later call asking for another count
+    explicitly warns and keeps it (models already loaded use it)."""
     global _threads
+    if not n and _threads is not None:  # asking for the default once it is set: nothing to change
+        return _threads
     if not n:
         env = os.environ.get("REELSCOPE_THREADS", "").strip()
         if env and not env.isdigit():

@@ -122,3 +122,22 @@ def link(frames: Sequence[Detections], shots: Sequence, *,
     closed += open_
     closed.sort(key=lambda t: (t.shot_index, t.frames[0], t.det_indices[0]))
     return [t for t in closed if len(t.frames) >= min_detections], step
+
+
+def keep_tracked(frames: list, tracks: list) -> list:
+    """The per-frame Detections reduced to the detections some track in ``tracks`` uses (after short
+    tracks were dropped); each track's ``det_indices`` are renumbered to match. Shared by the
+    object and pose stages."""
+    kept: dict[int, set[int]] = {}
+    for t in tracks:
+        for f, i in zip(t.frames, t.det_indices):
+            kept.setdefault(f, set()).add(i)
+    out, remap = [], {}
+    for d in frames:
+        idx = sorted(kept.get(d.frame, ()))
+        if idx:
+            out.append(d.select(idx))
+            remap.update({(d.frame, old): new for new, old in enumerate(idx)})
+    for t in tracks:
+        t.det_indices = [remap[(f, i)] for f, i in zip(t.frames, t.det_indices)]
+    return out

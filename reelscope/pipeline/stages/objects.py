@@ -33,22 +33,11 @@ def finish_objects(out: ObjectPass, shots: Sequence, min_track_len: int = 1) -> 
     """Track the sampled detections within shots; drop tracks (and their detections) shorter than
     ``min_track_len``."""
     from reelscope.vision.object_tracks import track_objects
+    from reelscope.vision.track_link import keep_tracked
 
     out.tracks = track_objects(out.frames, shots, sample_step=out.step, min_detections=min_track_len)
     if min_track_len > 1:  # keep only the detections that belong to a kept track
-        kept: dict[int, set[int]] = {}
-        for t in out.tracks:
-            for f, i in zip(t.frames, t.det_indices):
-                kept.setdefault(f, set()).add(i)
-        frames, remap = [], {}
-        for d in out.frames:
-            idx = sorted(kept.get(d.frame, ()))
-            if idx:
-                frames.append(d.select(idx))
-                remap.update({(d.frame, old): new for new, old in enumerate(idx)})
-        for t in out.tracks:
-            t.det_indices = [remap[(f, i)] for f, i in zip(t.frames, t.det_indices)]
-        out.frames = frames
+        out.frames = keep_tracked(out.frames, out.tracks)
     return out
 
 

@@ -40,22 +40,11 @@ def finish_poses(out: PosePass, shots: Sequence, fps: float, *, min_track_len: i
     ``.tracks`` with frames / boxes / shot_index, ``.characters`` with track_ids) when given."""
     from reelscope.vision.pose_actions import Rules, track_actions
     from reelscope.vision.pose_tracks import track_poses
+    from reelscope.vision.track_link import keep_tracked
 
     out.tracks = track_poses(out.frames, shots, sample_step=out.step, min_detections=min_track_len)
-    if min_track_len > 1:  # keep only the poses that belong to a kept track
-        kept: dict[int, set[int]] = {}
-        for t in out.tracks:
-            for f, i in zip(t.frames, t.det_indices):
-                kept.setdefault(f, set()).add(i)
-        frames, remap = [], {}
-        for d in out.frames:
-            idx = sorted(kept.get(d.frame, ()))
-            if idx:
-                frames.append(d.select(idx))
-                remap.update({(d.frame, old): new for new, old in enumerate(idx)})
-        for t in out.tracks:
-            t.det_indices = [remap[(f, i)] for f, i in zip(t.frames, t.det_indices)]
-        out.frames = frames
+    if min_track_len > 1:  # keep only the detections that belong to a kept track
+        out.frames = keep_tracked(out.frames, out.tracks)
     if actions:
         for t in out.tracks:
             track_actions(t, fps, rules or Rules())
